@@ -1,0 +1,75 @@
+"""The ``nianbao`` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+
+def _quiet_prefect_defaults() -> None:
+    # Offline machine: no telemetry, and Prefect's embedded local server unless one is configured.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    # The embedded server can take longer than Prefect's 20 s default to start on a busy 2-core machine.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    print()
+    print(f"nianbao: {summary['reports']} reports processed in {summary['seconds']} s")
+    print("  status:  " + ", ".join(f"{k} {v}" for k, v in sorted(summary["status"].items())))
+    print("  formats: " + ", ".join(f"{k} {v}" for k, v in sorted(summary["formats"].items())))
+    if summary["errors"]:
+        print("  errors:  " + ", ".join(f"{k} {v}" for k, v in sorted(summary["errors"].items())))
+    issues = summary["issues"]
+    print(f"  cells published: {summary['cells']}; validation issues: {sum(issues.values())}"
+          + (" (" + ", ".join(f"{k} {v}" for k, v in sorted(issues.items(), key=lambda kv: -kv[1])[:6]) + ")"
+             if issues else ""))
+    print(f"  years: {summary['years']}")
+    print(f"Output written to: {summary['out_dir']}")
+    print("  datasets: reports, sections, proactive_disclosure, applications, reviews_litigation, "
+          "validation_issues (Parquet, hive-partitioned by report_year)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="nianbao", description="Government-information-disclosure annual "
+                                     "reports to validated Parquet.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="process one batch (default: the bundled sample reports)")
+    run.add_argument("sources", nargs="*", help="files, folders (<inbox>/<year>/...) or manifests (.csv/.parquet)")
+    run.add_argument("--year", type=int, default=None, help="the year reported on; reports of other years are held back")
+    run.add_argument("--out", default=None, help="output root (default: out/)")
+    run.add_argument("--config", default=None, help="settings TOML file")
+    run.add_argument("--runner", choices=["threads", "processes", "dask"], default=None, help="task runner")
+    run.add_argument("--workers", type=int, default=None, help="parallel workers")
+    run.add_argument("--json", action="store_true", help="print the summary as JSON")
+    args = parser.parse_args(argv)
+    _quiet_prefect_defaults()
+    from nianbao.errors import SettingsError
+    from nianbao.settings import load_settings
+
+    try:
+        cfg = load_settings(args.config, task_runner=args.runner, max_workers=args.workers, out_dir=args.out)
+    except SettingsError as exc:
+        print(f"nianbao: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "run":
+        from flows.annual import _task_runner, annual_batch
+
+        flow_fn = annual_batch.with_options(task_runner=_task_runner(cfg))
+        summary = flow_fn(sources=args.sources or None, year=args.year, out=cfg.out_dir,
+                          settings={k: v for k, v in cfg.to_dict().items() if k != "out_dir"})
+        if args.json:
+            print(json.dumps(summary, ensure_ascii=False, indent=1))
+        else:
+            _print_summary(summary)
+        return 0
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

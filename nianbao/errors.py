@@ -1,0 +1,76 @@
+"""Typed errors that say which report, page and table, and what to do."""
+
+from __future__ import annotations
+
+
+class NianbaoError(Exception):
+    """Base error. ``code`` is the short machine-readable reason stored in ``reports.error``."""
+
+    code = "error"
+    hint = ""
+
+    def __init__(self, message: str, *, source: str | None = None, page: int | None = None,
+                 table: str | None = None) -> None:
+        self.source, self.page, self.table = source, page, table
+        where = ", ".join(f"{k} {v}" for k, v in (("report", source), ("page", page), ("table", table)) if v)
+        full = f"{message}" + (f" ({where})" if where else "") + (f". {self.hint}" if self.hint else "")
+        super().__init__(full)
+
+
+class UnsupportedFormatError(NianbaoError):
+    code = "unsupported_format"
+    hint = "Supported: .txt, .html/.htm, .pdf, .docx, and .doc/.wps/.rtf with LibreOffice installed"
+
+
+class EmptyFileError(NianbaoError):
+    code = "empty_file"
+    hint = "The file has no content; re-download it"
+
+
+class FileTooLargeError(NianbaoError):
+    code = "too_large"
+    hint = "Raise `max_file_bytes` in the settings if the file is genuine"
+
+
+class DecodeError(NianbaoError):
+    code = "undecodable"
+    hint = "Check the file's encoding; nianbao tries UTF-8, GB18030 and the declared charset"
+
+
+class EncryptedPdfError(NianbaoError):
+    code = "encrypted"
+    hint = "The PDF needs a password; obtain an unencrypted copy"
+
+
+class CorruptFileError(NianbaoError):
+    code = "corrupt"
+    hint = "The file is truncated or damaged; re-download it"
+
+
+class NeedsOcrError(NianbaoError):
+    code = "needs_ocr"
+    hint = "The document has no text layer (a scan); OCR it first"
+
+
+class UnreadableFontError(NianbaoError):
+    code = "unreadable_font"
+    hint = "The PDF's fonts have no usable Unicode map ((cid:N) text); OCR the pages"
+
+
+class ConverterMissingError(NianbaoError):
+    code = "converter_missing"
+    hint = "Install LibreOffice (apt-get install libreoffice-writer-nogui) to read .doc/.wps/.rtf"
+
+
+class NotAReportError(NianbaoError):
+    code = "not_a_report"
+    hint = "The document has none of the template's sections or tables; check it is a 政府信息公开工作年度报告"
+
+
+class PageLimitError(NianbaoError):
+    code = "page_limit"
+    hint = "Raise `max_pages` or `page_timeout_seconds` in the settings if the file is genuine"
+
+
+class SettingsError(ValueError):
+    """A bad settings key or value; the message names it and lists the valid keys."""

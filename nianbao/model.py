@@ -1,0 +1,103 @@
+"""The one document model every reader produces.
+
+A ``Document`` is an ordered list of blocks: ``TextBlock`` (a line or paragraph of prose)
+and ``Grid`` (a table as cells with row/column spans). Every block and cell carries an
+``Origin`` (page, line and bounding box where known). Segmentation and template mapping
+work on this model only and never care which format it came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+SourceFormat = Literal["text", "html", "pdf", "docx", "doc"]
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a piece of content came from: 1-based page and line, bbox (x0, top, x1, bottom) in points."""
+
+    page: int | None = None
+    line: int | None = None
+    bbox: tuple[float, float, float, float] | None = None
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One printed table cell at grid position (row, col), covering rowspan x colspan positions."""
+
+    text: str
+    row: int
+    col: int
+    rowspan: int = 1
+    colspan: int = 1
+    origin: Origin = Origin()
+
+
+@dataclass
+class Grid:
+    """A table as cells. ``positional`` is True when column positions are reliable (HTML, PDF, DOCX)
+    and False for text extracts whose label columns shift."""
+
+    cells: list[Cell]
+    origin: Origin = Origin()
+    positional: bool = True
+
+    @property
+    def n_rows(self) -> int:
+        return max((c.row + c.rowspan for c in self.cells), default=0)
+
+    @property
+    def n_cols(self) -> int:
+        return max((c.col + c.colspan for c in self.cells), default=0)
+
+    def row_cells(self) -> list[list[Cell]]:
+        """Return, per grid row, the distinct cells that *start* in that row or span into it, left to right.
+
+        A cell spanning several rows is listed in each of them (it is the same object), so a
+        caller can deduplicate by identity when counting values.
+        """
+        rows: list[list[Cell]] = [[] for _ in range(self.n_rows)]
+        for c in self.cells:
+            for r in range(c.row, c.row + c.rowspan):
+                rows[r].append(c)
+        for r in rows:
+            r.sort(key=lambda c: c.col)
+        return rows
+
+
+@dataclass(frozen=True)
+class TextBlock:
+    text: str
+    origin: Origin = Origin()
+
+
+Block = TextBlock | Grid
+
+
+@dataclass
+class Document:
+    """A report read into the document model, with problems the reader noticed (e.g. pages needing OCR)."""
+
+    blocks: list[Block]
+    source_format: SourceFormat
+    title_hint: str | None = None  # e.g. HTML <title> or a crawler's 标题 line
+    date_hint: str | None = None  # e.g. 发布时间 of a crawler dump
+    problems: list[ReaderProblem] = field(default_factory=list)
+    page_count: int | None = None
+
+    def text_lines(self) -> list[tuple[int, TextBlock]]:
+        """Return (block index, block) for every text block."""
+        return [(i, b) for i, b in enumerate(self.blocks) if isinstance(b, TextBlock)]
+
+
+@dataclass(frozen=True)
+class ReaderProblem:
+    """Something a reader could not read, e.g. a page without a text layer (code ``needs_ocr``)."""
+
+    code: str
+    message: str
+    page: int | None = None
+    # "fatal" means no number of the document can be trusted; "partial" only the named page.
+    scope: Literal["fatal", "partial"] = "partial"

@@ -1,0 +1,82 @@
+"""One settings object: defaults, overridden by a TOML file and ``NIANBAO_*`` environment variables.
+
+An unknown key or a value of the wrong type raises ``SettingsError`` naming the key and
+listing the valid ones.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from nianbao.errors import SettingsError
+
+
+@dataclass(frozen=True)
+class Settings:
+    out_dir: str = "out"
+    max_file_bytes: int = 200 * 1024 * 1024
+    max_pages: int = 500
+    report_timeout_seconds: float = 600.0
+    task_runner: str = "threads"  # threads | processes | dask
+    max_workers: int = 2
+    dask_address: str | None = None  # an existing Dask scheduler; None starts a local cluster
+    cache_dir: str | None = None  # where fetched bytes are kept (content-addressed); None: <out_dir>/.cache
+    download_timeout_seconds: float = 60.0
+    download_retries: int = 3
+    lineage_file: str | None = None  # OpenLineage events (JSON lines); None: <out_dir>/_lineage/events.jsonl
+    progress: bool = True
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """Return a copy with the given keys replaced (validated like every other source)."""
+        return replace(self, **_validated(overrides))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+_CHOICES = {"task_runner": ("threads", "processes", "dask")}
+
+
+def _validated(values: dict[str, Any]) -> dict[str, Any]:
+    known = {f.name: f for f in fields(Settings)}
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in known:
+            raise SettingsError(f"unknown setting {key!r}; valid settings: {', '.join(sorted(known))}")
+        default = getattr(Settings(), key)
+        expected = type(default) if default is not None else str
+        if value is None and default is None:
+            out[key] = None
+            continue
+        if isinstance(value, str) and expected is not str:
+            try:
+                value = {"true": True, "false": False}[value.lower()] if expected is bool else expected(value)
+            except (KeyError, ValueError) as exc:
+                raise SettingsError(f"setting {key!r} must be {expected.__name__}, got {value!r}") from exc
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise SettingsError(f"setting {key!r} must be {expected.__name__}, got {value!r}")
+        if key in _CHOICES and value not in _CHOICES[key]:
+            raise SettingsError(f"setting {key!r} must be one of {', '.join(_CHOICES[key])}, got {value!r}")
+        out[key] = value
+    return out
+
+
+def load_settings(path: str | Path | None = None, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    """Return settings from defaults, then the TOML file (``[nianbao]`` table or top level), then
+    ``NIANBAO_<KEY>`` environment variables, then keyword overrides."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        values.update(data.get("nianbao", data))
+    environ = os.environ if env is None else env
+    for key in (f.name for f in fields(Settings)):
+        if f"NIANBAO_{key.upper()}" in environ:
+            values[key] = environ[f"NIANBAO_{key.upper()}"]
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**_validated(values))
