@@ -92,11 +92,22 @@ def _rows_cell_per_line(run: list[tuple[int, str]]) -> list[list[tuple[str, int]
     return rows
 
 
+_LONG_LINE = 300
+_INLINE_BREAK = re.compile(r"\s+|(?=（本列数据的勾稽关系)|(?=第二十条第)")
+
+
+def _split_long_line(line: str) -> list[str]:
+    """Crawler dumps put a whole page on one line with spaces where paragraphs were: split it there."""
+    if len(line) <= _LONG_LINE:
+        return [line]
+    return [part for part in _INLINE_BREAK.split(line) if part and part.strip()]
+
+
 def read_text(data: bytes, source: str = "") -> Document:
     """Given the bytes of a text extract, return its document model."""
     text = decode_text(data, source)
     text = _ARTEFACT.sub("", text).replace("\r\n", "\n").replace("\r", "\n").replace("\u3000", " ")
-    lines = [ln for ln in text.split("\n")]
+    lines = [part for ln in text.split("\n") for part in _split_long_line(ln)]
     title_hint = date_hint = None
     m = re.search(r"^标题[:：]\s*(.+)$", text, flags=re.M)
     if m:
