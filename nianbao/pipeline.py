@@ -124,11 +124,25 @@ def _grids_for(doc: Document, spans: dict[int, SectionSpan], number: int) -> lis
 def extract_tables(doc: Document, spans: list[SectionSpan]) -> list[TableResult]:
     """Given a segmented document, return the three mapped tables."""
     by_no = {s.section.number: s for s in spans}
-    return [
+    tables = [
         map_proactive(_grids_for(doc, by_no, 2)),
         map_applications(_grids_for(doc, by_no, 3)),
         map_reviews(_grids_for(doc, by_no, 4)),
     ]
+    # A section with prose but no table grid: a crawler dump whose cells ran together. Recover only
+    # what the identities make unique (nianbao.runtogether); otherwise the table stays missing.
+    from nianbao import runtogether
+
+    recoverers = {"proactive_disclosure": (2, runtogether.recover_proactive),
+                  "applications": (3, runtogether.recover_applications),
+                  "reviews_litigation": (4, runtogether.recover_reviews)}
+    for i, t in enumerate(tables):
+        number, recover = recoverers[t.table]
+        if not t.cells and any(p.check == "table_missing" for p in t.problems) and number in by_no:
+            recovered = recover(section_text(doc, by_no[number]))
+            if recovered is not None and recovered.cells:
+                tables[i] = recovered
+    return tables
 
 
 def validate_report(tables: list[TableResult]) -> tuple[list[CellValue], list[Problem]]:
@@ -160,7 +174,7 @@ def validate_report(tables: list[TableResult]) -> tuple[list[CellValue], list[Pr
 
 def _status(result: ReportResult, doc: Document) -> Status:
     structural = {"table_missing", "unmapped_rows", "row_value_count", "unknown_template", "duplicate_row",
-                  "section_missing", "rows_missing"}
+                  "section_missing", "rows_missing", "split_ambiguous", "split_impossible"}
     if any(p.check in structural and p.severity == "error" for p in result.problems) or doc.problems:
         return "partial"
     return "ok"

@@ -19,7 +19,10 @@ from nianbao.pipeline import process_bytes
 
 GOLDS = sorted(CORPUS.glob("*.json"))
 # Recall expected per file: full where every gold cell is printed and readable.
-MIN_RECALL = {"real-hongze-2023": 0.99, "seed-003-baoqing-qixingpao-2022": 1.0}
+MIN_RECALL = {"real-hongze-2023": 0.99, "seed-003-baoqing-qixingpao-2022": 1.0,
+              # 8855698 (normative documents: issued/repealed/in_force) splits several ways and no identity
+              # decides: those 3 of 200 cells are left out and flagged split_ambiguous.
+              "real-pingtan-2022-textdump": 197 / 200}
 
 
 def _source(gold_path: Path) -> Path:
@@ -49,6 +52,17 @@ def test_corpus_file(gold_path: Path) -> None:
     assert result.report_year == gold["year"]
     got, want = (result.agency or "").replace(" ", ""), gold["agency"].replace(" ", "")
     assert got and (got in want or want in got), (got, want)
+
+
+def test_run_together_digits_are_split_only_where_unique() -> None:
+    src = CORPUS / "real-pingtan-2022-textdump.txt"
+    result = process_bytes(src.read_bytes(), str(src))
+    assert result.status == "partial"
+    ambiguous = [p for p in result.problems if p.check == "split_ambiguous"]
+    assert [p.key1 for p in ambiguous] == ["normative_documents"]
+    assert not [c for c in result.cells if c.key1 == "normative_documents"]
+    split = [c for c in result.cells if c.derivation == "split_by_identity"]
+    assert len(split) >= 175 and any(p.check == "cells_split_by_identity" for p in result.problems)
 
 
 def test_unlabelled_rows_are_flagged_not_guessed() -> None:
