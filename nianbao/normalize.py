@@ -42,7 +42,8 @@ def normalize_label(text: str) -> str:
     for q in _QUOTES:
         s = s.replace(q, "")
     while True:  # strip numbering and punctuation until nothing changes, so the result is a fixpoint
-        stripped = _PUNCT.sub("", _NUMBERING.sub("", s, count=1))
+        # NFKC again: removing a space can leave a combining mark that composes differently.
+        stripped = nfkc(_PUNCT.sub("", _NUMBERING.sub("", _SPACES.sub("", s), count=1)))
         if stripped == s:
             return s
         s = stripped

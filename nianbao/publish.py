@@ -15,9 +15,13 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import fcntl
 import json
 import os
 import shutil
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -32,6 +36,33 @@ from nianbao.schemas import DATASET_NAMES, DATASETS, pandera_schema, polars_sche
 from nianbao.template import TABLE_KEY_COLUMNS, TABLES
 
 STAGING = ".staging"
+LOCKS = ".locks"
+
+
+class PublishLockedError(RuntimeError):
+    """Another run is publishing the same year to the same output; raised after waiting ``timeout`` seconds."""
+
+
+@contextmanager
+def _flock(path: Path, timeout: float | None, what: str) -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``path``; wait up to ``timeout`` (None: forever)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fh = open(path, "a+")
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise PublishLockedError(
+                        f"{what} is being published by another run (lock {path}); wait for it to finish and rerun, "
+                        "or raise the lock timeout") from None
+                time.sleep(0.2)
+        yield
+    finally:
+        fh.close()
 
 
 @dataclass(frozen=True)
@@ -183,25 +214,49 @@ def recover(out: Path) -> list[str]:
     if not root.exists():
         return done
     for stage in sorted(p for p in root.iterdir() if p.is_dir()):
-        commit = stage / "COMMIT"
-        if commit.exists():
-            _swap_in(stage, out, json.loads(commit.read_text()))
-            done.append(f"rolled forward {stage.name}")
-        else:
-            shutil.rmtree(stage, ignore_errors=True)
-            done.append(f"discarded incomplete {stage.name}")
+        lock = stage.with_name(stage.name + ".lock")
+        try:
+            with _flock(lock, 0.0, f"staging {stage.name}"):
+                if not stage.exists():
+                    continue  # another run recovered it meanwhile
+                commit = stage / "COMMIT"
+                if commit.exists():
+                    _swap_in(stage, out, json.loads(commit.read_text()))
+                    done.append(f"rolled forward {stage.name}")
+                else:
+                    shutil.rmtree(stage, ignore_errors=True)
+                    done.append(f"discarded incomplete {stage.name}")
+            lock.unlink(missing_ok=True)
+        except PublishLockedError:
+            continue  # a live run is writing (or recovering) it right now
     return done
 
 
 def write_partitions(frames: dict[str, pl.DataFrame], out: Path, years: list[int], batch_id: str,
-                     metadata: dict[str, str] | None = None) -> list[dict[str, Any]]:
+                     metadata: dict[str, str] | None = None, lock_timeout: float | None = 3600.0
+                     ) -> list[dict[str, Any]]:
     """Write the frames' rows of ``years`` as new partitions and swap them in; return the files written.
 
     Every dataset gets a partition for every year, even an empty one, so a rerun that finds fewer
-    rows replaces the old ones instead of leaving them behind.
+    rows replaces the old ones instead of leaving them behind. Two runs publishing the same year
+    to the same output take turns (a per-year lock; the second waits up to ``lock_timeout`` seconds,
+    then fails with ``PublishLockedError``); runs of different years proceed in parallel.
     """
     out.mkdir(parents=True, exist_ok=True)
-    recover(out)
+    with ExitStack() as locks:
+        for year in sorted(set(years)):  # sorted: two runs never wait on each other crosswise
+            locks.enter_context(_flock(out / LOCKS / f"report_year={year}.lock", lock_timeout,
+                                       f"report_year={year} of {out}"))
+        stage_lock = out / STAGING / f"{batch_id}.lock"
+        locks.enter_context(_flock(stage_lock, 0.0, f"batch {batch_id}"))
+        recover(out)
+        files = _write_locked(frames, out, years, batch_id, metadata)
+        stage_lock.unlink(missing_ok=True)
+        return files
+
+
+def _write_locked(frames: dict[str, pl.DataFrame], out: Path, years: list[int], batch_id: str,
+                  metadata: dict[str, str] | None) -> list[dict[str, Any]]:
     stage = out / STAGING / batch_id
     if stage.exists():
         shutil.rmtree(stage)

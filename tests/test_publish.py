@@ -111,3 +111,50 @@ def test_killing_publish_at_random_points_never_leaves_a_partial_partition(tmp_p
     assert killed >= 5, "the kill points never hit a running publish; widen the timing"
     recover(out)
     assert json.dumps(sorted(p.name for p in (out / "reports").iterdir()))
+
+
+def test_same_year_publishes_take_turns_and_a_timeout_says_why(tmp_path: Path) -> None:
+    from nianbao.publish import LOCKS, PublishLockedError, _flock
+
+    frames = _publish(tmp_path, "b1", SEEDS[:1])
+    year = int(frames["reports"]["report_year"][0])
+    with _flock(tmp_path / LOCKS / f"report_year={year}.lock", None, "test"):
+        with pytest.raises(PublishLockedError, match=f"report_year={year}"):
+            write_partitions(frames, tmp_path, [year], "b2", lock_timeout=0.5)
+        # A different year is not blocked by it.
+        write_partitions(frames, tmp_path, [year + 1], "b3", lock_timeout=0.5)
+    assert (tmp_path / "reports" / f"report_year={year + 1}").exists()
+
+
+CONCURRENT = r"""
+import sys
+from pathlib import Path
+sys.path.insert(0, {root!r}); sys.path.insert(0, {tests!r})
+from test_publish import _publish
+for i in range(3):
+    _publish(Path(sys.argv[1]), sys.argv[2] + str(i), [Path(p) for p in sys.argv[3:]])
+"""
+
+
+@pytest.mark.slow
+def test_two_runs_of_the_same_year_at_once_leave_consistent_output(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    script = tmp_path / "conc.py"
+    script.write_text(CONCURRENT.format(root=str(ROOT), tests=str(ROOT / "tests")))
+    procs = [subprocess.Popen([sys.executable, str(script), str(out), name, *map(str, SEEDS)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for name in ("a", "b")]
+    for p in procs:
+        _, err = p.communicate(timeout=600)
+        assert p.returncode == 0, err.decode()
+    for name in DATASET_NAMES:
+        for year_dir in (out / name).glob("report_year=*"):
+            files = list(year_dir.glob("*.parquet"))
+            assert len(files) == 1, year_dir
+    reports = read_dataset(out, "reports")
+    assert reports.height == len(SEEDS) and reports["report_id"].n_unique() == len(SEEDS)
+    # Every dataset of a year comes from the same batch (no mix of the two runs' partitions).
+    for year in reports["report_year"].unique():
+        batches = {read_dataset(out, n).filter(pl.col("report_year") == year)["batch_id"].unique().to_list()[0]
+                   for n in ("reports", "applications", "sections") if
+                   read_dataset(out, n).filter(pl.col("report_year") == year).height}
+        assert len(batches) == 1, (year, batches)
