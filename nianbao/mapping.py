@@ -35,7 +35,7 @@ class CellValue:
     value: Decimal | None
     kind: ValueKind
     raw: str
-    origin: Origin = Origin()
+    origin: Origin = Origin()  # noqa: RUF009 - Origin is frozen, sharing the default is safe
     unit: str = ""
     # "printed", or "identity" when a cell lost by the extract was recovered because the identities
     # leave exactly one possible value (always flagged in validation_issues).
@@ -180,7 +180,7 @@ def identify_rows(rows: list[TableRow], template_rows: tuple[Row, ...]) -> list[
                 if prev.label_cells:
                     candidates.append(prev.last_label + row.last_label)
             for cand in candidates:
-                key, score = match_label(cand, template_rows)
+                key, _score = match_label(cand, template_rows)
                 if key is not None:
                     break
         out.append((row, key))
@@ -267,7 +267,8 @@ def map_applications(grids: list[Grid]) -> TableResult:
     # the labelled rows already sit where the template puts them.
     unknown = [i for i, k in enumerate(keys) if k is None]
     if unknown:
-        exact = [v for v in ("2021", "2019") if len(TABLES[("applications", v)].rows) == n]
+        versions: tuple[TemplateVersion, ...] = ("2021", "2019")
+        exact = [v for v in versions if len(TABLES[("applications", v)].rows) == n]
         placed = False
         for v in exact:
             vorder = TABLES[("applications", v)].row_keys
@@ -321,8 +322,9 @@ def map_applications(grids: list[Grid]) -> TableResult:
     return result
 
 
+_VERSIONS: tuple[TemplateVersion, ...] = ("2021", "2019")
 APPLICATIONS_ALL_ROWS: tuple[Row, ...] = tuple(
-    {r.key: r for v in ("2021", "2019") for r in TABLES[("applications", v)].rows}.values())  # type: ignore[index]
+    {r.key: r for v in _VERSIONS for r in TABLES[("applications", v)].rows}.values())
 
 
 def map_proactive(grids: list[Grid]) -> TableResult:

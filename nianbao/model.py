@@ -62,8 +62,8 @@ class Grid:
         for c in self.cells:
             for r in range(c.row, c.row + c.rowspan):
                 rows[r].append(c)
-        for r in rows:
-            r.sort(key=lambda c: c.col)
+        for row in rows:
+            row.sort(key=lambda c: c.col)
         return rows
 
 

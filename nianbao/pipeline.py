@@ -78,7 +78,7 @@ def sniff_format(data: bytes, name: str = "") -> SourceFormat:
         except zipfile.BadZipFile:
             pass
         raise UnsupportedFormatError("a ZIP archive that is not a DOCX document", source=name)
-    if head.startswith(b"\xd0\xcf\x11\xe0") or head.startswith(b"{\\rtf"):
+    if head.startswith((b"\xd0\xcf\x11\xe0", b"{\\rtf")):
         return "doc"
     lowered = head.lower()
     if any(tag in lowered for tag in (b"<html", b"<!doctype html", b"<body", b"<table", b"<meta", b"<div", b"<p>")):

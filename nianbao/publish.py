@@ -20,9 +20,8 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -47,7 +46,7 @@ class PublishLockedError(RuntimeError):
 def _flock(path: Path, timeout: float | None, what: str) -> Iterator[None]:
     """Hold an exclusive advisory lock on ``path``; wait up to ``timeout`` (None: forever)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fh = open(path, "a+")
+    fh = open(path, "a+")  # noqa: SIM115 - held across the yield below, closed in finally
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
         while True:
@@ -300,5 +299,12 @@ def read_dataset(out: Path, name: str) -> pl.DataFrame:
     return pl.read_parquet(files, hive_partitioning=False).select(list(polars_schema(name)))
 
 
-__all__ = ["Lineage", "build_frames", "validate_frames", "write_partitions", "read_dataset", "recover",
-           "DATASETS"]
+__all__ = [
+    "DATASETS",
+    "Lineage",
+    "build_frames",
+    "read_dataset",
+    "recover",
+    "validate_frames",
+    "write_partitions",
+]

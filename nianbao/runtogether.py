@@ -17,7 +17,7 @@ from decimal import Decimal
 from nianbao.identities import Key, equations, evaluate
 from nianbao.mapping import CellValue, Problem, TableResult
 from nianbao.normalize import nfkc, parse_value
-from nianbao.template import APPLICANTS, OUTCOMES, PROCEEDINGS, TABLES, Row
+from nianbao.template import APPLICANTS, OUTCOMES, PROCEEDINGS, TABLES, Row, TemplateVersion
 
 _MAX_CANDIDATES = 2000
 
@@ -76,7 +76,8 @@ def _find(text: str, row: Row, start: int) -> tuple[int, int] | None:
 def recover_applications(section_text: str) -> TableResult | None:
     """Given the prose of section 3 with a run-together table, return the uniquely recoverable cells."""
     text = _squash(section_text)
-    for version in ("2021", "2019"):
+    versions: tuple[TemplateVersion, ...] = ("2021", "2019")
+    for version in versions:
         rows = TABLES[("applications", version)].rows
         spans: list[tuple[int, int]] = []
         pos = 0
@@ -104,10 +105,10 @@ def recover_applications(section_text: str) -> TableResult | None:
     return None
 
 
-def _solve(table: str, version: str, candidates: dict[str, list[tuple[int, ...]]]) -> TableResult:
-    result = TableResult(table, version)  # type: ignore[arg-type]
+def _solve(table: str, version: TemplateVersion, candidates: dict[str, list[tuple[int, ...]]]) -> TableResult:
+    result = TableResult(table, version)
     cols = tuple(c.key for c in APPLICANTS)
-    eqs = [e for e in equations(version) if e.check != "applications_row_total"]  # type: ignore[arg-type]
+    eqs = [e for e in equations(version) if e.check != "applications_row_total"]
     fixed = {k: v[0] for k, v in candidates.items() if len(v) == 1}
     open_rows = [k for k, v in candidates.items() if len(v) > 1]
     solutions: list[dict[str, tuple[int, ...]]] = []
@@ -152,11 +153,10 @@ def recover_proactive(section_text: str) -> TableResult | None:
     """Given section 2 prose with a run-together table, return the cells whose split is unique
     (a row with one metric, or as many digits as metrics)."""
     text = _squash(section_text)
-    version = "2021" if "本年制发件数" in text or "现行有效件数" in text else None
-    if version is None:
+    if "本年制发件数" not in text and "现行有效件数" not in text:
         return None
-    template = TABLES[("proactive_disclosure", version)]
-    result = TableResult("proactive_disclosure", version)  # type: ignore[arg-type]
+    template = TABLES[("proactive_disclosure", "2021")]
+    result = TableResult("proactive_disclosure", "2021")
     pos = 0
     for row in template.rows:
         hit = _find(text, row, pos)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from decimal import Decimal
 from pathlib import Path
 
@@ -56,7 +57,7 @@ def test_sections_are_ordered_and_disjoint(lines: list[str]) -> None:
     spans = segment(doc)
     numbers = [s.section.number for s in spans]
     assert numbers == sorted(set(numbers))
-    for a, b in zip(spans, spans[1:]):
+    for a, b in itertools.pairwise(spans):
         assert a.start <= a.end <= b.heading < b.start
     for s in spans:
         assert 0 <= s.heading < s.start <= s.end <= len(doc.blocks)

@@ -14,8 +14,8 @@ import duckdb
 import polars as pl
 import pyarrow.dataset as pads
 import pytest
-
 from conftest import CORPUS, ROOT
+
 from nianbao.pipeline import process_bytes
 from nianbao.publish import STAGING, Lineage, build_frames, read_dataset, recover, validate_frames, write_partitions
 from nianbao.schemas import DATASET_NAMES, pandera_schema

@@ -8,8 +8,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-
 from conftest import FIXTURES
+
 from nianbao.pipeline import process_bytes
 
 QUIRKS = sorted((FIXTURES / "text").glob("*.txt"))

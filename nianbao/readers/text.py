@@ -109,10 +109,10 @@ def read_text(data: bytes, source: str = "") -> Document:
     text = _ARTEFACT.sub("", text).replace("\r\n", "\n").replace("\r", "\n").replace("\u3000", " ")
     lines = [part for ln in text.split("\n") for part in _split_long_line(ln)]
     title_hint = date_hint = None
-    m = re.search(r"^标题[:：]\s*(.+)$", text, flags=re.M)
+    m = re.search(r"^标题[:：]\s*(.+)$", text, flags=re.MULTILINE)
     if m:
         title_hint = m.group(1).strip()
-    m = re.search(r"^发布(?:时间|日期)[:：]\s*(\S+)", text, flags=re.M)
+    m = re.search(r"^发布(?:时间|日期)[:：]\s*(\S+)", text, flags=re.MULTILINE)
     if m:
         date_hint = m.group(1).strip()
     blocks: list[TextBlock | Grid] = []
