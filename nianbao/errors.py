@@ -42,6 +42,11 @@ class EncryptedPdfError(NianbaoError):
     hint = "The PDF needs a password; obtain an unencrypted copy"
 
 
+class EncryptedDocumentError(NianbaoError):
+    code = "encrypted"
+    hint = "The Office document needs a password; obtain an unencrypted copy"
+
+
 class CorruptFileError(NianbaoError):
     code = "corrupt"
     hint = "The file is truncated or damaged; re-download it"

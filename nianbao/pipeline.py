@@ -102,6 +102,10 @@ def read_document(data: bytes, source: str, fmt: SourceFormat, *, max_pages: int
     if fmt == "docx":
         from nianbao.readers.docx import read_docx
         return read_docx(data, source)
+    if "EncryptedPackage".encode("utf-16-le") in data[:1 << 20]:
+        from nianbao.errors import EncryptedDocumentError
+
+        raise EncryptedDocumentError("a password-protected Office document", source=source)
     from nianbao.readers.legacy import read_legacy
     suffix = ".rtf" if data.startswith(b"{\\rtf") else (Path(source).suffix.lower() or ".doc")
     return read_legacy(data, suffix, source)
