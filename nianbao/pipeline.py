@@ -212,6 +212,10 @@ def finish_report(doc: Document, spans: list[SectionSpan], tables: list[TableRes
     result.template = result.table_templates.get("proactive_disclosure") or result.table_templates.get("applications")
     result.cells = cells
     result.problems = problems
+    # Numbers stated in the prose vs the tables: warnings only, the status is about extraction.
+    from nianbao.textchecks import check_text_vs_table
+
+    result.problems.extend(check_text_vs_table(result))
     result.status = _status(result, doc)
     return result
 

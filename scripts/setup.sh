@@ -19,7 +19,7 @@ cd "$ROOT"
 VENV="${NIANBAO_VENV:-$ROOT/.venv}"
 LOCK="$ROOT/requirements.lock"
 OVERRIDES="$ROOT/constraints/overrides.txt"
-APT_PACKAGES=(fonts-wqy-zenhei fonts-noto-cjk libreoffice-writer-nogui poppler-utils)
+APT_PACKAGES=(fonts-wqy-zenhei fonts-noto-cjk libreoffice-writer-nogui poppler-utils chromium)
 
 # The package index goes through a TLS proxy whose CA is in the system store: make uv use that store.
 export UV_SYSTEM_CERTS="${UV_SYSTEM_CERTS:-1}"
@@ -139,6 +139,20 @@ else
     "$VENV/bin/uv" pip install --python "$VPY" --quiet --no-deps --no-build-isolation -e "$ROOT"
     printf '%s\n' "$edit_hash" >"$edit_stamp"
     did+=("installed nianbao editable (console script $VENV/bin/nianbao)")
+fi
+
+# ---------------------------------------------------------------- 5. an old DuckDB engine for the BI tests
+# BI drivers bundle their own DuckDB (1.x); the catalog test opens our catalog with such an engine.
+DUCK1_VENV="${NIANBAO_DUCK1_VENV:-$ROOT/.venv-duck1}"
+DUCK1_PIN="duckdb==1.4.4"
+if [[ -x "$DUCK1_VENV/bin/python" ]] && [[ "$(cat "$DUCK1_VENV/.pin" 2>/dev/null)" == "$DUCK1_PIN" ]]; then
+    log "duckdb 1.x engine: present ($DUCK1_VENV)"
+else
+    rm -rf "$DUCK1_VENV"
+    "$VPY" -m venv --without-pip "$DUCK1_VENV"
+    "$VENV/bin/uv" pip install --python "$DUCK1_VENV/bin/python" --quiet "$DUCK1_PIN"
+    printf '%s\n' "$DUCK1_PIN" >"$DUCK1_VENV/.pin"
+    did+=("created $DUCK1_VENV with $DUCK1_PIN")
 fi
 
 elapsed="$(awk -v s="$start_s" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')"

@@ -19,6 +19,8 @@ export PREFECT_UI_ENABLED=false
 # The ephemeral API server can be slow to start on 2 busy cores.
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="${PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS:-120}"
 
+export NIANBAO_DUCK1_PYTHON="${NIANBAO_DUCK1_PYTHON:-$ROOT/.venv-duck1/bin/python}"
+
 workers="${NIANBAO_TEST_WORKERS:-2}"
 echo "[test] pytest -q -n $workers $* (PREFECT_HOME=$PREFECT_HOME)"
 set +e

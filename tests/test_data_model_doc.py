@@ -1,0 +1,55 @@
+"""docs/data-model.md is generated from the code (tools/gen_data_model.py) and must not drift from it."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from types import ModuleType
+
+from conftest import ROOT
+
+from nianbao.crossyear import AGENCY_COLUMNS, CROSSYEAR_CHECKS, CROSSYEAR_EXTRA
+from nianbao.schemas import DATASETS
+from nianbao.template import TABLES
+from nianbao.textchecks import TEXT_CHECKS
+
+DOC = ROOT / "docs" / "data-model.md"
+
+
+def _tool() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("gen_data_model", ROOT / "tools" / "gen_data_model.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_committed_doc_equals_generated() -> None:
+    generated = _tool().render()
+    assert DOC.read_text(encoding="utf-8") == generated, (
+        "docs/data-model.md is out of date: run `python tools/gen_data_model.py` and commit the result")
+
+
+def test_doc_covers_every_dataset_column_key_and_label() -> None:
+    doc = DOC.read_text(encoding="utf-8")
+    for name, cols in DATASETS.items():
+        assert f"### `{name}`" in doc
+        for c in cols:
+            assert f"| `{c.name}` |" in doc and c.description in doc
+    for name, _, desc in (*CROSSYEAR_EXTRA, *AGENCY_COLUMNS):
+        assert f"| `{name}` |" in doc and desc in doc
+    for t in TABLES.values():
+        for r in t.rows:
+            line = next(ln for ln in doc.splitlines() if ln.startswith(f"| `{r.key}` | "))
+            assert r.labels[0] in line
+        for c in t.columns:
+            assert f"| `{c.key}` | {c.labels[0]} |" in doc
+    for check in (*CROSSYEAR_CHECKS, *TEXT_CHECKS):
+        assert f"`{check}`" in doc
+
+
+def test_check_mode_of_the_tool() -> None:
+    done = subprocess.run([sys.executable, str(ROOT / "tools" / "gen_data_model.py"), "--check"],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
