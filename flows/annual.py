@@ -1,25 +1,49 @@
-"""The annual batch flow: one run per year's batch of reports."""
+"""The batch flows.
+
+* ``annual-batch``: one batch — ingest → process (cached or parsed in isolation) per report, then
+  publish, manifest, OpenLineage events and artifacts. ``year=None``: every report under its own year.
+* ``nianbao-year``: the scheduled entry point (deployment ``annual-batch``). ``year=None`` means the
+  previous calendar year in Asia/Shanghai; it picks the task runner from the settings and runs
+  ``annual-batch`` for that year as a subflow.
+"""
 
 from __future__ import annotations
 
+import sys
 import time
+import traceback
 import uuid
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
+from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.futures import as_completed
 from prefect.runtime import flow_run
+from prefect.utilities.annotations import quote
 
-from nianbao import PARSER_VERSION, __version__
+import nianbao
+from nianbao import __version__
 from nianbao.batch import assign_years, drop_duplicates, summarize, summary_markdown
+from nianbao.lineage import build_manifest, emit, lineage_file, now_iso, run_event, run_id_for, write_manifest
 from nianbao.pipeline import ReportResult
+from nianbao.schemas import DATASET_NAMES
 from nianbao.settings import Settings, load_settings
-from nianbao.sources import expand_sources
-from tasks.report_tasks import extract, ingest, parse, publish, validate
+from nianbao.sources import SourceItem, expand_sources
+from tasks.report_tasks import Ingested, ReportOutcome, ingest, process_report, publish, unfetched_result
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
+TIMEZONE = "Asia/Shanghai"
+
+# Where ``nianbao run`` prints one line per finished report (set by the CLI when settings.progress).
+PROGRESS: TextIO | None = None
+
+
+def previous_year(tz: str = TIMEZONE) -> int:
+    """The year before today's in ``tz`` (reports on year Y are due by 31 January of Y+1)."""
+    return datetime.now(ZoneInfo(tz)).year - 1
 
 
 def _task_runner(settings: Settings) -> Any:
@@ -39,45 +63,208 @@ def _task_runner(settings: Settings) -> Any:
     return ThreadPoolTaskRunner(max_workers=settings.max_workers)
 
 
-@flow(name="annual-batch", flow_run_name="batch-{year}", log_prints=True)
+def _batch_run_name() -> str:
+    year = flow_run.parameters.get("year")
+    return f"batch-{year if year is not None else 'all'}"
+
+
+def _parent() -> dict[str, str] | None:
+    """The parent flow run (a backfill or the yearly wrapper), for the OpenLineage parent facet."""
+    try:
+        parent_id = flow_run.parent_flow_run_id
+        if not parent_id:
+            return None
+        from prefect.client.orchestration import get_client
+
+        with get_client(sync_client=True) as client:
+            parent = client.read_flow_run(uuid.UUID(str(parent_id)))
+            name = client.read_flow(parent.flow_id).name
+        return {"run_id": str(parent_id), "job": name}
+    except Exception:
+        return None
+
+
+def _label(uri: str) -> str:
+    return uri.rstrip("/").rsplit("/", 1)[-1][:80]
+
+
+def _lost(item: SourceItem, exc: BaseException) -> ReportOutcome:
+    """The outcome of a report whose task itself failed (its worker died, say): a failed result."""
+    ing = Ingested(item, None, 0, None, "failed", error="crashed",
+                   error_message=f"the task processing this report failed: {type(exc).__name__}: {exc}")
+    return ReportOutcome(unfetched_result(ing), ing)
+
+
+def _progress_line(i: int, n: int, outcome: ReportOutcome) -> str:
+    r = outcome.result
+    return (f"[{i}/{n}] {r.source_uri.rsplit('/', 1)[-1]}: {r.status}{f' ({r.error})' if r.error else ''}, "
+            f"{len(r.cells)} cells, {len(r.problems)} issues"
+            + (" — cached" if outcome.cache_hit else f", {r.seconds:.2f} s"))
+
+
+def _input_record(o: ReportOutcome, year_of: dict[str, int]) -> dict[str, Any]:
+    r, ing = o.result, o.ingested
+    return {"uri": ing.item.uri, "sha256": ing.sha256, "size": ing.size if ing.sha256 else None,
+            "report_id": r.report_id, "obtained": ing.how, "download_attempts": ing.attempts,
+            "cache_hit": o.cache_hit, "status": r.status, "error": r.error, "detected_year": r.report_year,
+            "partition_year": year_of.get(r.report_id), "agency": r.agency or ing.item.agency,
+            "source_format": r.source_format, "parse_seconds": round(r.seconds, 3),
+            "ingest_seconds": round(ing.seconds, 3), "worker": o.worker}
+
+
+def _issue_rows(results: list[ReportResult], limit: int = 1000) -> list[dict[str, Any]]:
+    rows = []
+    for r in results:
+        for p in r.problems:
+            rows.append({"report": r.source_uri.rsplit("/", 1)[-1], "report_id": r.report_id[:12],
+                         "check": p.check, "severity": p.severity, "table": p.table or "", "key1": p.key1 or "",
+                         "key2": p.key2 or "", "expected": p.expected or "", "actual": p.actual or "",
+                         "message": p.message})
+            if len(rows) >= limit:
+                return rows
+    return rows
+
+
+def _artifacts(tag: str, summary: dict[str, Any], results: list[ReportResult], out_dir: str,
+               manifest: Path, events: Path) -> None:
+    create_markdown_artifact(markdown=summary_markdown(summary, results), key=f"batch-summary-{tag}",
+                             description="nianbao batch summary")
+    issues = _issue_rows(results)
+    create_table_artifact(table=issues or [{"check": "none", "message": "no validation issues"}],
+                          key=f"validation-issues-{tag}",
+                          description=f"validation issues of batch {summary['batch_id']} "
+                                      f"({sum(1 for r in results for _ in r.problems)} in total; first 1000 shown)")
+    if "://" in out_dir:
+        return
+    root = Path(out_dir).resolve()
+    for name in DATASET_NAMES:
+        create_link_artifact(link=(root / name).as_uri(), link_text=f"{name} (Parquet, by report_year)",
+                             key=f"output-{name.replace('_', '-')}-{tag}", description=f"published dataset {name}")
+    create_link_artifact(link=manifest.resolve().as_uri(), link_text=manifest.name, key=f"manifest-{tag}",
+                         description="batch manifest: inputs, outputs, hashes, versions, timings")
+    create_link_artifact(link=events.resolve().as_uri(), link_text="OpenLineage events", key=f"lineage-{tag}",
+                         description="OpenLineage run events (JSON lines)")
+
+
+@flow(name="annual-batch", flow_run_name=_batch_run_name, log_prints=True)
 def annual_batch(sources: list[str] | None = None, year: int | None = None, out: str | None = None,
                  settings: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Process one year's batch: ingest → parse/segment → extract → validate per report, then publish.
+    """Process one batch: per report ingest → process (cached, or parsed in isolation), then publish.
 
-    ``sources`` are files, folders or manifests (default: the bundled samples); ``year`` the year
-    reported on (None: every report under its own year); ``out`` the output root.
+    ``sources`` are files, folders (``<inbox>/<year>/...``) or manifests (default: the bundled
+    samples); ``year`` the year reported on (None: every report under its own year); ``out`` the
+    output root. Writes ``<out>/_manifests/<batch_id>.json`` and OpenLineage events.
     """
     cfg = load_settings(**(settings or {}))
     if out:
         cfg = cfg.with_overrides(out_dir=out)
     logger = get_run_logger()
-    started = time.perf_counter()
-    items = expand_sources(sources or [str(SAMPLES)], year)
-    batch_id = f"{year or 'all'}-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
-    logger.info("batch %s: %d inputs, output %s", batch_id, len(items), cfg.out_dir)
-    finals = []
-    for item in items:
-        ing = ingest.submit(item, cfg)
-        par = parse.submit(ing, cfg)
-        ext = extract.submit(par)
-        finals.append(validate.submit(ext))
-    results: list[ReportResult] = []
-    for i, fut in enumerate(as_completed(finals), 1):
-        res: ReportResult = fut.result()
-        results.append(res)
-        logger.info("[%d/%d] %s: %s%s, %d cells, %d issues", i, len(items), res.source_uri.rsplit("/", 1)[-1],
-                    res.status, f" ({res.error})" if res.error else "", len(res.cells), len(res.problems))
-    order = {it.uri: k for k, it in enumerate(items)}
-    results.sort(key=lambda r: order.get(r.source_uri, 0))
-    results = drop_duplicates(results)
-    plan = assign_years(results, year)
+    started_at, t0 = now_iso(), time.perf_counter()
+    tag = str(year) if year is not None else "all"
+    batch_id = f"{tag}-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
     run_id = str(flow_run.id) if flow_run.id else None
-    files = publish(results, plan.year_of, plan.years, cfg.out_dir, batch_id, run_id,
-                    {"batch_id": batch_id, "parser_version": PARSER_VERSION, "code_version": __version__})
-    summary = summarize(results, str(Path(cfg.out_dir).resolve()), time.perf_counter() - started, plan.years)
-    summary["batch_id"] = batch_id
-    summary["files"] = len(files)
-    md = summary_markdown(summary, results)
-    create_markdown_artifact(markdown=md, key=f"batch-summary-{year or 'all'}", description="nianbao batch summary")
+    ol_run = run_id_for(run_id)
+    parent = _parent()
+    engine = _prefect_version()
+
+    def lineage_event(state: str, **kw: Any) -> None:
+        for problem in emit(cfg, run_event(state, run_id=ol_run, event_time=now_iso(), out_dir=cfg.out_dir,
+                                           parent=parent, engine_version=engine, **kw)):
+            logger.warning("lineage: %s", problem)
+
+    outcomes: list[ReportOutcome] = []
+    timings: dict[str, float] = {}
+    try:
+        items = expand_sources(sources or [str(SAMPLES)], year)
+        logger.info("batch %s: %d inputs, output %s, runner %s", batch_id, len(items), cfg.out_dir, cfg.task_runner)
+        lineage_event("START", inputs=[{"uri": it.uri, "report_id": it.uri} for it in items])
+        finals = {process_report.submit(ingest.submit(item, cfg), cfg, year, _label(item.uri)): item
+                  for item in items}
+        for i, fut in enumerate(as_completed(list(finals)), 1):
+            try:
+                outcome: ReportOutcome = fut.result()
+            except Exception as exc:
+                logger.error("%s: the task failed: %s: %s", finals[fut].uri, type(exc).__name__, exc)
+                outcome = _lost(finals[fut], exc)
+            outcomes.append(outcome)
+            line = _progress_line(i, len(items), outcome)
+            logger.info("%s", line)
+            if PROGRESS is not None and cfg.progress:
+                PROGRESS.write(line + "\n")  # not print(): log_prints would turn it into a log record
+                PROGRESS.flush()
+        timings["reports_seconds"] = time.perf_counter() - t0
+        order = {it.uri: k for k, it in enumerate(items)}
+        outcomes.sort(key=lambda o: order.get(o.ingested.item.uri, 0))
+        results = drop_duplicates([o.result for o in outcomes])
+        plan = assign_years(results, year)
+        t_pub = time.perf_counter()
+        files = publish(quote(results), plan.year_of, plan.years, cfg.out_dir, batch_id, run_id,
+                        {"batch_id": batch_id, "parser_version": nianbao.PARSER_VERSION, "code_version": __version__})
+        timings["publish_seconds"] = time.perf_counter() - t_pub
+    except BaseException as exc:
+        timings["total_seconds"] = time.perf_counter() - t0
+        msg = f"{type(exc).__name__}: {exc}"
+        try:
+            write_manifest(cfg.out_dir, build_manifest(
+                batch_id=batch_id, flow_run_id=run_id, openlineage_run_id=ol_run, year=year, years=[],
+                inputs=[_input_record(o, {}) for o in outcomes], outputs=[], started_at=started_at,
+                finished_at=now_iso(), timings=timings, settings=cfg, status="failed",
+                parent_flow_run_id=parent and parent["run_id"], error=msg))
+        except Exception as mexc:
+            logger.error("could not write the failed batch's manifest: %s", mexc)
+        lineage_event("FAIL", inputs=[_input_record(o, {}) for o in outcomes], error=msg,
+                      stack=traceback.format_exc(limit=20))
+        raise
+    timings["total_seconds"] = time.perf_counter() - t0
+    inputs = [_input_record(o, plan.year_of) for o in outcomes]
+    first_uri: dict[str, str] = {}
+    for rec in inputs:
+        if rec["report_id"] in first_uri:
+            rec["duplicate_of"] = first_uri[rec["report_id"]]  # same bytes: processed and published once
+        first_uri.setdefault(rec["report_id"], rec["uri"])
+    outputs = [{k: f[k] for k in ("dataset", "report_year", "path", "rows", "bytes", "sha256", "inputs")}
+               for f in files]
+    manifest = build_manifest(batch_id=batch_id, flow_run_id=run_id, openlineage_run_id=ol_run, year=year,
+                              years=plan.years, inputs=inputs, outputs=outputs, started_at=started_at,
+                              finished_at=now_iso(), timings=timings, settings=cfg,
+                              parent_flow_run_id=parent and parent["run_id"])
+    manifest_file = write_manifest(cfg.out_dir, manifest)
+    lineage_event("COMPLETE", inputs=inputs, outputs=outputs)
+    summary = summarize(results, str(Path(cfg.out_dir).resolve()) if "://" not in cfg.out_dir else cfg.out_dir,
+                        time.perf_counter() - t0, plan.years)
+    summary.update(batch_id=batch_id, files=len(files), manifest=str(manifest_file),
+                   lineage=str(lineage_file(cfg)), cache=manifest["cache"], flow_run_id=run_id)
+    _artifacts(tag, summary, results, cfg.out_dir, manifest_file, lineage_file(cfg))
     logger.info("summary: %s", {k: v for k, v in summary.items() if k != "issues"})
     return summary
+
+
+def _prefect_version() -> str:
+    import prefect
+
+    return str(prefect.__version__)
+
+
+def _year_run_name() -> str:
+    year = flow_run.parameters.get("year")
+    return f"year-{year if year is not None else previous_year()}"
+
+
+@flow(name="nianbao-year", flow_run_name=_year_run_name)
+def year_batch(year: int | None = None, source: str | list[str] | None = None, out: str | None = None,
+               settings: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The yearly batch (deployment ``annual-batch``): ``year`` defaults to the previous year in Asia/Shanghai;
+    ``source`` is an inbox folder (``<inbox>/<year>/...``), a manifest, or a list of them; ``out`` the
+    output root. Runs ``annual-batch`` as a subflow on the task runner named in the settings."""
+    y = year if year is not None else previous_year()
+    cfg = load_settings(**(settings or {}))
+    sources = [source] if isinstance(source, str) else source
+    get_run_logger().info("year %d from %s into %s (%s runner)", y, sources or "the bundled samples",
+                          out or cfg.out_dir, cfg.task_runner)
+    batch = annual_batch.with_options(task_runner=_task_runner(cfg))
+    result: dict[str, Any] = batch(sources=sources, year=y, out=out, settings=settings)
+    return result
+
+
+if __name__ == "__main__":
+    print(annual_batch(sources=sys.argv[1:] or None))

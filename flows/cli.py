@@ -35,18 +35,37 @@ def _print_summary(summary: dict[str, Any]) -> None:
           "validation_issues (Parquet, hive-partitioned by report_year)")
 
 
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default=None, help="output root (default: out/)")
+    p.add_argument("--config", default=None, help="settings TOML file")
+    p.add_argument("--runner", choices=["threads", "processes", "dask"], default=None, help="task runner")
+    p.add_argument("--workers", type=int, default=None, help="parallel workers")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def _print_backfill(report: dict[str, Any]) -> None:
+    print()
+    for year, info in sorted(report["years"].items()):
+        s = info.get("summary") or {}
+        extra = (f": {s.get('reports', 0)} reports, {s.get('cells', 0)} cells, cache hits "
+                 f"{(s.get('cache') or {}).get('hits', 0)}" if s else f" {info.get('error', '')}")
+        print(f"  {year}: {info['state'].lower()}{extra}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="nianbao", description="Government-information-disclosure annual "
                                      "reports to validated Parquet.")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="process one batch (default: the bundled sample reports)")
     run.add_argument("sources", nargs="*", help="files, folders (<inbox>/<year>/...) or manifests (.csv/.parquet)")
-    run.add_argument("--year", type=int, default=None, help="the year reported on; reports of other years are held back")
-    run.add_argument("--out", default=None, help="output root (default: out/)")
-    run.add_argument("--config", default=None, help="settings TOML file")
-    run.add_argument("--runner", choices=["threads", "processes", "dask"], default=None, help="task runner")
-    run.add_argument("--workers", type=int, default=None, help="parallel workers")
-    run.add_argument("--json", action="store_true", help="print the summary as JSON")
+    run.add_argument("--year", type=int, default=None,
+                     help="the year reported on; reports of other years are held back")
+    _common(run)
+    bf = sub.add_parser("backfill", help="run the yearly batch for every year of a range, one after another")
+    bf.add_argument("sources", nargs="*", help="inbox folders (<inbox>/<year>/...) or manifests (default: the samples)")
+    bf.add_argument("--from", dest="from_year", type=int, required=True, help="first year reported on")
+    bf.add_argument("--to", dest="to_year", type=int, required=True, help="last year reported on (inclusive)")
+    _common(bf)
     args = parser.parse_args(argv)
     _quiet_prefect_defaults()
     from nianbao.errors import SettingsError
@@ -57,17 +76,36 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"nianbao: {exc}", file=sys.stderr)
         return 2
-    if args.command == "run":
-        from flows.annual import _task_runner, annual_batch
+    import flows.annual as annual
 
-        flow_fn = annual_batch.with_options(task_runner=_task_runner(cfg))
-        summary = flow_fn(sources=args.sources or None, year=args.year, out=cfg.out_dir,
-                          settings={k: v for k, v in cfg.to_dict().items() if k != "out_dir"})
-        if args.json:
-            print(json.dumps(summary, ensure_ascii=False, indent=1))
-        else:
-            _print_summary(summary)
-        return 0
+    # One line per finished report on the terminal (stderr, so --json output stays clean).
+    annual.PROGRESS = sys.stderr if cfg.progress else None
+    overrides = {k: v for k, v in cfg.to_dict().items() if k != "out_dir"}
+    try:
+        if args.command == "run":
+            flow_fn = annual.annual_batch.with_options(task_runner=annual._task_runner(cfg))
+            summary = flow_fn(sources=args.sources or None, year=args.year, out=cfg.out_dir, settings=overrides)
+            if args.json:
+                print(json.dumps(summary, ensure_ascii=False, indent=1))
+            else:
+                _print_summary(summary)
+            return 0
+        if args.command == "backfill":
+            from flows.backfill import backfill
+
+            try:
+                report = backfill(from_year=args.from_year, to_year=args.to_year, source=args.sources or None,
+                                  out=cfg.out_dir, settings=overrides, deployment=None)
+            except (RuntimeError, ValueError) as exc:
+                print(f"nianbao: {exc}", file=sys.stderr)
+                return 1
+            if args.json:
+                print(json.dumps(report, ensure_ascii=False, indent=1, default=str))
+            else:
+                _print_backfill(report)
+            return 0
+    finally:
+        annual.PROGRESS = None
     return 1
 
 

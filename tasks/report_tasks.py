@@ -1,8 +1,20 @@
-"""Per-report and per-year Prefect tasks. Each calls one step of the core and never raises for
-bad input: a failed step returns a result marked ``failed`` so the batch goes on."""
+"""Per-report and per-batch Prefect tasks. Each wraps the pure core and never raises for a bad input:
+a report that cannot be fetched, read, parsed in time or at all comes back as a ``failed`` result,
+so the batch goes on.
+
+* ``ingest``: local file → its sha256 and size; http(s) → downloaded into the content-addressed
+  cache (retries on transient faults only, see ``nianbao.fetch``). Only paths travel between tasks,
+  never the bytes, so a Dask or process runner ships little.
+* ``process_report``: the report's result from the result cache (same bytes, year and parser
+  version), else parsed in an isolated child process cut off after ``report_timeout_seconds``.
+* ``publish``: build, validate and atomically write the partitions; hash every file written.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import os
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,86 +23,160 @@ from typing import Any
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from nianbao.identities import Key  # noqa: F401 - re-exported for type readers
-from nianbao.mapping import TableResult
-from nianbao.model import Document
-from nianbao.pipeline import ReportResult, extract_tables, fail, finish_report, open_report, segment_report
+import nianbao
+from nianbao import sources
+from nianbao.cache import ResultCache, cacheable, rebind, result_key, sha256_file
+from nianbao.errors import FileTooLargeError
+from nianbao.lineage import sha256_of
+from nianbao.pipeline import ReportResult
 from nianbao.publish import Lineage, build_frames, validate_frames, write_partitions
-from nianbao.segment import SectionSpan
 from nianbao.settings import Settings
-from nianbao.sources import SourceItem, read_local
+from nianbao.sources import SourceItem
+from tasks.isolation import process_isolated
+
+
+@dataclass(frozen=True)
+class Ingested:
+    """An input after ingest: where its bytes are (or why there are none)."""
+
+    item: SourceItem
+    sha256: str | None
+    size: int
+    path: str | None
+    how: str  # local | network | cache | failed
+    attempts: int = 0
+    error: str | None = None
+    error_message: str | None = None
+    seconds: float = 0.0
 
 
 @dataclass
-class Parsed:
-    """What flows from task to task for one report."""
+class ReportOutcome:
+    """What ``process_report`` returns: the result, the ingest record, and whether the cache served it."""
 
     result: ReportResult
-    document: Document | None = None
-    spans: list[SectionSpan] | None = None
-    tables: list[TableResult] | None = None
-    started: float = 0.0
+    ingested: Ingested
+    cache_hit: bool = False
+    worker: str = ""  # host:pid of the process that ran the task (a Dask worker, a pool process, the flow)
 
 
-@task(name="ingest", cache_policy=NO_CACHE, persist_result=False, task_run_name="ingest-{item.uri}")
-def ingest(item: SourceItem, settings: Settings) -> tuple[SourceItem, bytes | None, str | None]:
-    """Fetch one input's bytes; return (item, bytes, None) or (item, None, error message)."""
-    try:
-        if item.uri.startswith(("http://", "https://")):
-            from nianbao.fetch import fetch
-
-            return item, fetch(item.uri, settings), None
-        return item, read_local(item.uri, settings.max_file_bytes), None
-    except Exception as exc:  # noqa: BLE001 - recorded as a failed report, the batch goes on
-        return item, None, f"{getattr(exc, 'code', 'fetch_failed')}: {exc}"
+def _name(uri: str) -> str:
+    return uri.rstrip("/").rsplit("/", 1)[-1][:80] or uri[:80]
 
 
-@task(name="parse", cache_policy=NO_CACHE, persist_result=False)
-def parse(ingested: tuple[SourceItem, bytes | None, str | None], settings: Settings) -> Parsed:
-    """Read the bytes into the document model and segment it into sections."""
+def _ingest_run_name() -> str:
+    from prefect.runtime import task_run
+
+    item = task_run.parameters.get("item")
+    return f"ingest-{_name(item.uri)}" if item is not None else "ingest"
+
+
+def _process_run_name() -> str:
+    from prefect.runtime import task_run
+
+    label = task_run.parameters.get("label")  # the input is still a future when the name is made
+    return f"process-{label}" if label else "process-report"
+
+
+def ingest_item(item: SourceItem, settings: Settings, logger: Any = None) -> Ingested:
+    """Given an input, return where its bytes are: the local file itself, or the download cache."""
     started = time.perf_counter()
-    item, data, error = ingested
-    if data is None:
-        result = ReportResult(report_id="", source_uri=item.uri, source_format=None, source_bytes=0,
-                              status="failed", error=(error or "fetch_failed").split(":", 1)[0], error_message=error)
-        import hashlib
-
-        result.report_id = hashlib.sha256(f"unfetched:{item.uri}".encode()).hexdigest()
-        return Parsed(result, started=started)
-    result, doc = open_report(data, item.uri, max_file_bytes=settings.max_file_bytes, max_pages=settings.max_pages)
-    if doc is None:
-        return Parsed(result, started=started)
     try:
-        spans = segment_report(doc, result)
-    except Exception as exc:  # noqa: BLE001
-        return Parsed(fail(result, exc), started=started)
-    return Parsed(result, doc, spans, started=started)
+        check = getattr(sources, "check_item", None)  # refused manifest entries are never read
+        if check is not None:
+            check(item)
+        if item.uri.startswith(("http://", "https://")):
+            from nianbao.fetch import fetch_to_store
+
+            def on_retry(attempt: int, reason: str, delay: float) -> None:
+                if logger is not None:
+                    logger.warning("download %s: attempt %d failed (%s); retrying in %.1f s", item.uri, attempt,
+                                   reason, delay)
+
+            got = fetch_to_store(item.uri, settings, on_retry=on_retry)
+            return Ingested(item, got.sha256, got.size, got.path, "cache" if got.from_cache else "network",
+                            got.attempts, seconds=time.perf_counter() - started)
+        path = Path(item.uri.removeprefix("file://"))
+        size = path.stat().st_size
+        if size > settings.max_file_bytes:
+            raise FileTooLargeError(f"{size} bytes exceed the limit of {settings.max_file_bytes}", source=item.uri)
+        sha, size = sha256_file(path)
+        return Ingested(item, sha, size, str(path), "local", seconds=time.perf_counter() - started)
+    except Exception as exc:
+        if isinstance(exc, FileNotFoundError):
+            code = "not_found"
+        else:
+            code = getattr(exc, "code", None) or ("read_failed" if isinstance(exc, OSError) else "fetch_failed")
+        return Ingested(item, None, 0, None, "failed", int(getattr(exc, "attempts", 0) or 0), code,
+                        f"{exc}", time.perf_counter() - started)
 
 
-@task(name="extract", cache_policy=NO_CACHE, persist_result=False)
-def extract(parsed: Parsed) -> Parsed:
-    """Map the section grids to the three template tables."""
-    if parsed.document is None or parsed.spans is None:
-        return parsed
-    try:
-        parsed.tables = extract_tables(parsed.document, parsed.spans)
-    except Exception as exc:  # noqa: BLE001
-        fail(parsed.result, exc)
-        parsed.document = None
-    return parsed
+def unfetched_result(ing: Ingested) -> ReportResult:
+    """The failed result of an input whose bytes could not be obtained (its id derives from the URI)."""
+    return ReportResult(report_id=hashlib.sha256(f"unfetched:{ing.item.uri}".encode()).hexdigest(),
+                        source_uri=ing.item.uri, source_format=None, source_bytes=0, status="failed",
+                        error=ing.error or "fetch_failed", error_message=ing.error_message, seconds=ing.seconds)
 
 
-@task(name="validate", cache_policy=NO_CACHE, persist_result=False)
-def validate(parsed: Parsed) -> ReportResult:
-    """Evaluate the identities, set the status, and log one progress line."""
-    result = parsed.result
-    if parsed.document is not None and parsed.spans is not None and parsed.tables is not None:
+def process_ingested(ing: Ingested, settings: Settings, year: int | None, logger: Any = None) -> ReportOutcome:
+    """Given an ingested input, return its outcome: from the result cache, else parsed in isolation."""
+    outcome = _process(ing, settings, year, logger)
+    outcome.worker = f"{socket.gethostname()}:{os.getpid()}"
+    return outcome
+
+
+def _process(ing: Ingested, settings: Settings, year: int | None, logger: Any) -> ReportOutcome:
+    if ing.sha256 is None or ing.path is None:
+        return ReportOutcome(unfetched_result(ing), ing)
+    version = nianbao.PARSER_VERSION  # read at call time: a bump invalidates every cached result
+    cache = ResultCache.for_settings(settings)
+    key = result_key(ing.sha256, year, version)
+    cached = cache.get(key, version)
+    if cached is not None:
+        if logger is not None:
+            logger.info("cache hit for %s (sha256 %s…, year %s, %s): not parsed again", ing.item.uri,
+                        ing.sha256[:12], year, version)
+        return ReportOutcome(rebind(cached, ing.item.uri), ing, True)
+    result: ReportResult = process_isolated(ing.path, ing.item.uri, report_id=ing.sha256, size=ing.size,
+                                            max_file_bytes=settings.max_file_bytes, max_pages=settings.max_pages,
+                                            timeout=settings.report_timeout_seconds)
+    if result.error in ("timeout", "crashed") and logger is not None:
+        logger.error("%s: %s", ing.item.uri, result.error_message)
+    if cacheable(result):
         try:
-            finish_report(parsed.document, parsed.spans, parsed.tables, result)
-        except Exception as exc:  # noqa: BLE001
-            fail(result, exc)
-    result.seconds = time.perf_counter() - parsed.started if parsed.started else 0.0
-    return result
+            cache.put(key, version, result)
+        except OSError as exc:
+            if logger is not None:
+                logger.warning("could not cache the result of %s: %s", ing.item.uri, exc)
+    return ReportOutcome(result, ing, False)
+
+
+@task(name="ingest", cache_policy=NO_CACHE, persist_result=False, task_run_name=_ingest_run_name)
+def ingest(item: SourceItem, settings: Settings) -> Ingested:
+    """Locate or download one input's bytes; never raises."""
+    return ingest_item(item, settings, get_run_logger())
+
+
+@task(name="process-report", cache_policy=NO_CACHE, persist_result=False, task_run_name=_process_run_name)
+def process_report(ingested: Ingested, settings: Settings, year: int | None, label: str = "") -> ReportOutcome:
+    """Parse one report (or reuse its cached result); never raises for a bad input. ``label``: the run name."""
+    return process_ingested(ingested, settings, year, get_run_logger())
+
+
+def publish_batch(results: list[ReportResult], year_of: dict[str, int], years: list[int], out_dir: str,
+                  batch_id: str, flow_run_id: str | None, metadata: dict[str, str]) -> list[dict[str, Any]]:
+    """Build, validate and write the partitions; return the files with their sha256 and the inputs of each."""
+    lineage = Lineage(batch_id, flow_run_id)
+    frames = validate_frames(build_frames(results, year_of, lineage), lineage,
+                             results[0].parser_version if results else nianbao.PARSER_VERSION)
+    files = write_partitions(frames, Path(out_dir), years, batch_id, metadata)
+    inputs_of: dict[int, list[str]] = {}
+    for report_id, y in year_of.items():
+        inputs_of.setdefault(y, []).append(report_id)
+    for f in files:
+        f["sha256"] = sha256_of(f["path"])
+        f["inputs"] = sorted(inputs_of.get(f["report_year"], []))
+    return files
 
 
 @task(name="publish", cache_policy=NO_CACHE, persist_result=False, retries=2, retry_delay_seconds=[1, 5],
@@ -98,10 +184,7 @@ def validate(parsed: Parsed) -> ReportResult:
 def publish(results: list[ReportResult], year_of: dict[str, int], years: list[int], out_dir: str, batch_id: str,
             flow_run_id: str | None, metadata: dict[str, str]) -> list[dict[str, Any]]:
     """Build, validate and atomically write the year partitions; retried only on I/O errors."""
-    lineage = Lineage(batch_id, flow_run_id)
-    frames = validate_frames(build_frames(results, year_of, lineage), lineage,
-                             results[0].parser_version if results else "")
-    files = write_partitions(frames, Path(out_dir), years, batch_id, metadata)
+    files = publish_batch(results, year_of, years, out_dir, batch_id, flow_run_id, metadata)
     get_run_logger().info("published %d files for years %s under %s", len(files), years, out_dir)
     return files
 
@@ -111,6 +194,6 @@ def _is_os_error(state: Any) -> bool:
         state.result()
     except OSError:
         return True
-    except Exception:  # noqa: BLE001
+    except Exception:
         return False
     return False

@@ -74,3 +74,12 @@ def score_cells(cells: list, gold: dict) -> tuple[Score, list[str]]:
 @pytest.fixture
 def corpus_dir() -> Path:
     return CORPUS
+
+
+@pytest.fixture(scope="session")
+def prefect_server():  # type: ignore[no-untyped-def]
+    """One temporary Prefect API server per test worker, shared by every flow test (each start costs 15-100 s)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield

@@ -1,0 +1,124 @@
+"""Scale-out: the same batch on a real Dask LocalCluster (2 worker processes) publishes the same tables as on
+the default thread runner, and a report whose parsing outlasts ``report_timeout_seconds`` is cut off and
+recorded as failed (``timeout``) while the batch goes on — on both runners."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "data" / "samples"
+LINEAGE_COLUMNS = ["batch_id", "flow_run_id", "seconds"]
+TIMEOUT = 10.0  # a normal report takes well under a second (plus ≈0.5 s to start its process)
+
+
+
+
+@pytest.fixture(scope="module")
+def inbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four ordinary reports and one genuine but enormous one: ~40 MB of report text (the same report
+    pasted 3,400 times), which the parser needs far longer than TIMEOUT to get through (≈1 µs/byte)."""
+    d = tmp_path_factory.mktemp("inbox")
+    for name in ("seed-000-mulan-liuhe-2022.txt", "seed-002-youyi-xinzhen-2021.txt",
+                 "seed-004-linjiang-huashu-2023.txt", "real-shanghai-office-2019.html"):
+        shutil.copy(SAMPLES / name, d / name)
+    text = (SAMPLES / "seed-001-nuomin-2022.txt").read_bytes()
+    with open(d / "huge-nuomin-2022.txt", "wb") as fh:
+        for _ in range(3400):
+            fh.write(text)
+    return d
+
+
+def _run(inbox: Path, out: Path, **settings: Any) -> dict[str, Any]:
+    from flows.annual import _task_runner, annual_batch
+    from nianbao.settings import load_settings
+
+    overrides = {"report_timeout_seconds": TIMEOUT, **settings}
+    cfg = load_settings(**overrides)
+    return annual_batch.with_options(task_runner=_task_runner(cfg))(sources=[str(inbox)], out=str(out),
+                                                                   settings=overrides)
+
+
+def _frames(out: Path) -> dict[str, pl.DataFrame]:
+    from nianbao.publish import read_dataset
+    from nianbao.schemas import DATASET_NAMES
+
+    frames = {}
+    for name in DATASET_NAMES:
+        df = read_dataset(out, name)
+        df = df.drop([c for c in LINEAGE_COLUMNS if c in df.columns])
+        frames[name] = df.sort(df.columns, nulls_last=True)
+    return frames
+
+
+def _check_timeout(out: Path, summary: dict[str, Any]) -> None:
+    reports = pl.read_parquet(str(out / "reports" / "*" / "*.parquet"))
+    huge = reports.filter(pl.col("source_uri").str.ends_with("huge-nuomin-2022.txt")).row(0, named=True)
+    assert huge["status"] == "failed" and huge["error"] == "timeout"
+    assert TIMEOUT <= huge["seconds"] < TIMEOUT + 15
+    others = reports.filter(~pl.col("source_uri").str.ends_with("huge-nuomin-2022.txt"))
+    assert others.height == 4 and set(others["status"]) <= {"ok", "partial"}
+    assert summary["errors"] == {"timeout": 1}
+
+
+@pytest.mark.slow
+def test_dask_runner_publishes_the_same_tables_and_cuts_off_a_hang(prefect_server: None, inbox: Path,
+                                                                   tmp_path: Path) -> None:
+    from nianbao.lineage import read_manifests
+
+    t0 = time.perf_counter()
+    threads = _run(inbox, tmp_path / "threads")
+    t_threads = time.perf_counter() - t0
+    _check_timeout(tmp_path / "threads", threads)
+    (m_threads,) = read_manifests(tmp_path / "threads")
+    assert {i["worker"].rsplit(":", 1)[1] for i in m_threads["inputs"]} == {str(os.getpid())}
+
+    dask = _run(inbox, tmp_path / "dask", task_runner="dask", max_workers=2)
+    _check_timeout(tmp_path / "dask", dask)
+    (m_dask,) = read_manifests(tmp_path / "dask")
+    pids = {i["worker"].rsplit(":", 1)[1] for i in m_dask["inputs"]}
+    assert str(os.getpid()) not in pids and 1 <= len(pids) <= 2  # ran on the cluster's worker processes
+
+    a, b = _frames(tmp_path / "threads"), _frames(tmp_path / "dask")
+    for name in a:
+        assert a[name].height > 0 or name == "reviews_litigation", name
+        assert a[name].equals(b[name]), name
+    # the batch did not wait for the hung report to finish on its own (≈40 s)
+    assert t_threads < 120
+
+
+# --- the isolation mechanism itself (no Prefect, no Dask) ------------------------------------
+
+@pytest.mark.parametrize(("target", "args", "expected"), [
+    ("os:abort", (), "IsolationCrash"),          # a real crash (SIGABRT) of the child
+    ("time:sleep", (30,), "IsolationTimeout"),   # a real hang, killed after the timeout
+    ("json:loads", ("{",), "ChildError"),        # an exception in the child comes back as text
+])
+def test_call_isolated_survives_crash_hang_and_error(target: str, args: tuple, expected: str) -> None:
+    from tasks import isolation
+
+    t0 = time.perf_counter()
+    with pytest.raises(getattr(isolation, expected)):
+        isolation.call_isolated(target, args, timeout=3)
+    assert time.perf_counter() - t0 < 20
+
+
+def test_process_isolated_records_a_timeout_as_a_failed_report(tmp_path: Path) -> None:
+    from tasks.isolation import process_isolated
+
+    big = tmp_path / "big.txt"
+    big.write_bytes((SAMPLES / "seed-001-nuomin-2022.txt").read_bytes() * 400)  # ≈5 MB: ≈5 s to parse
+    r = process_isolated(str(big), str(big), report_id="f" * 64, size=big.stat().st_size,
+                         max_file_bytes=10**9, max_pages=500, timeout=0.3)
+    assert (r.status, r.error, r.report_id, r.source_format) == ("failed", "timeout", "f" * 64, "text")
+    assert "report_timeout_seconds" in (r.error_message or "")
+    ok = process_isolated(str(SAMPLES / "seed-001-nuomin-2022.txt"), "u", report_id="x", size=1,
+                          max_file_bytes=10**9, max_pages=500, timeout=60)
+    assert ok.status == "ok" and len(ok.cells) == 200
