@@ -32,7 +32,7 @@ from nianbao.pipeline import ReportResult
 from nianbao.schemas import DATASET_NAMES
 from nianbao.settings import Settings, load_settings
 from nianbao.sources import SourceItem, expand_sources
-from tasks.report_tasks import Ingested, ReportOutcome, ingest, process_report, publish, unfetched_result
+from tasks.report_tasks import Ingested, ReportOutcome, bi_outputs, ingest, process_report, publish, unfetched_result
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 TIMEZONE = "Asia/Shanghai"
@@ -201,6 +201,9 @@ def annual_batch(sources: list[str] | None = None, year: int | None = None, out:
         files = publish(quote(results), plan.year_of, plan.years, cfg.out_dir, batch_id, run_id,
                         {"batch_id": batch_id, "parser_version": nianbao.PARSER_VERSION, "code_version": __version__})
         timings["publish_seconds"] = time.perf_counter() - t_pub
+        t_bi = time.perf_counter()
+        bi = bi_outputs(cfg.out_dir, batch_id, run_id) if "://" not in cfg.out_dir else {}
+        timings["bi_seconds"] = time.perf_counter() - t_bi
     except BaseException as exc:
         timings["total_seconds"] = time.perf_counter() - t0
         msg = f"{type(exc).__name__}: {exc}"
@@ -233,8 +236,13 @@ def annual_batch(sources: list[str] | None = None, year: int | None = None, out:
     summary = summarize(results, str(Path(cfg.out_dir).resolve()) if "://" not in cfg.out_dir else cfg.out_dir,
                         time.perf_counter() - t0, plan.years)
     summary.update(batch_id=batch_id, files=len(files), manifest=str(manifest_file),
-                   lineage=str(lineage_file(cfg)), cache=manifest["cache"], flow_run_id=run_id)
+                   lineage=str(lineage_file(cfg)), cache=manifest["cache"], flow_run_id=run_id,
+                   catalog=bi.get("catalog"), quality_report=bi.get("quality_report"),
+                   crossyear_issues=bi.get("crossyear_issue_count"))
     _artifacts(tag, summary, results, cfg.out_dir, manifest_file, lineage_file(cfg))
+    if bi.get("quality_report"):
+        create_link_artifact(link=Path(bi["quality_report"]).as_uri(), link_text="quality report (HTML)",
+                             key=f"quality-report-{tag}", description="batch quality report")
     logger.info("summary: %s", {k: v for k, v in summary.items() if k != "issues"})
     return summary
 

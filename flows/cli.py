@@ -33,6 +33,14 @@ def _print_summary(summary: dict[str, Any]) -> None:
     print(f"Output written to: {summary['out_dir']}")
     print("  datasets: reports, sections, proactive_disclosure, applications, reviews_litigation, "
           "validation_issues (Parquet, hive-partitioned by report_year)")
+    if summary.get("crossyear_issues") is not None:
+        print(f"  cross-year issues: {summary['crossyear_issues']} (crossyear_issues/)")
+    if summary.get("catalog"):
+        print(f"  DuckDB catalog: {summary['catalog']}")
+    if summary.get("quality_report"):
+        print(f"  quality report: {summary['quality_report']}")
+    if summary.get("manifest"):
+        print(f"  manifest: {summary['manifest']}")
 
 
 def _common(p: argparse.ArgumentParser) -> None:

@@ -197,3 +197,14 @@ def _is_os_error(state: Any) -> bool:
     except Exception:
         return False
     return False
+
+
+@task(name="bi-outputs", cache_policy=NO_CACHE, persist_result=False)
+def bi_outputs(out_dir: str, batch_id: str, flow_run_id: str | None) -> dict[str, Any]:
+    """After a publish: cross-year checks over everything published, the DuckDB catalog and the quality report."""
+    from nianbao.bi import post_publish
+
+    info = post_publish(out_dir, batch_id=batch_id, flow_run_id=flow_run_id)
+    get_run_logger().info("catalog %s, quality report %s, %d cross-year issues", info["catalog"],
+                          info["quality_report"], info["crossyear_issue_count"])
+    return info
