@@ -6,23 +6,27 @@ worker down. So each report is parsed by ``python -m tasks.isolation`` in its ow
 group: past ``report_timeout_seconds`` the group is killed and the report is recorded as failed
 (``timeout``); a child that dies is recorded as failed (``crashed``). The batch goes on.
 
-A fresh interpreter (not ``fork``) is used on purpose: forking a process that runs Prefect's
+A fresh interpreter (not ``fork``) is started on purpose: forking a process that runs Prefect's
 threads and event loops can deadlock, and ``multiprocessing`` refuses to start children from
-daemonic processes such as Dask workers. The price is the interpreter start-up, ≈0.3–0.6 s per
-report on a 2-core machine, small next to parsing a real PDF.
+daemonic processes such as Dask workers. The interpreters are kept warm and reused, one per
+concurrent call, so the start-up (≈0.3–0.6 s) is paid once per worker, not once per report; a
+child that timed out or crashed is killed and replaced.
 
 This module must not import prefect: the child imports only the pure core.
 """
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import os
 import pickle
+import select
 import signal
+import struct
 import subprocess
 import sys
-import tempfile
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -56,38 +60,108 @@ def _describe_exit(code: int) -> str:
     return f"exit status {code}"
 
 
-def call_isolated(target: str, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None, *,
-                  timeout: float) -> Any:
-    """Given ``"module:function"`` and picklable arguments, call it in a fresh child process and return
-    its (picklable) value. Raises ``IsolationTimeout`` after ``timeout`` seconds (the child's whole
-    process group is killed), ``IsolationCrash`` when the child dies without a value, and
-    ``ChildError`` when the function raised."""
-    with tempfile.TemporaryDirectory(prefix="nianbao-iso-") as td:
-        inp, out = Path(td) / "in.pkl", Path(td) / "out.pkl"
-        inp.write_bytes(pickle.dumps((target, args, kwargs or {}), protocol=pickle.HIGHEST_PROTOCOL))
+class _Worker:
+    """A warm child process (``python -m tasks.isolation --serve``) that runs one call at a time.
+
+    Requests and replies are length-prefixed pickles over the child's stdin/stdout; the child
+    moves its own ``sys.stdout`` to stderr so nothing else can corrupt the channel.
+    """
+
+    MAX_CALLS = 200  # recycle: a long-lived parser process must not accumulate memory
+
+    def __init__(self) -> None:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_ROOT, env.get("PYTHONPATH")) if p)
-        proc = subprocess.Popen([sys.executable, "-m", "tasks.isolation", str(inp), str(out)], env=env,
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                start_new_session=True)
+        self.proc = subprocess.Popen([sys.executable, "-m", "tasks.isolation", "--serve"], env=env,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     start_new_session=True)
+        self.calls = 0
+        self.pid_of_parent = os.getpid()
+
+    def call(self, request: bytes, timeout: float) -> tuple[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.calls += 1
+        deadline = time.monotonic() + timeout
         try:
-            _, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            proc.communicate()
-            raise IsolationTimeout(f"no result within {timeout:g} s; the worker process was killed") from None
-        except BaseException:
-            _kill_group(proc)
-            proc.communicate()
-            raise
-        tail = err.decode("utf-8", "replace").strip()[-2000:]
-        if not out.exists():
-            raise IsolationCrash(f"the worker process died ({_describe_exit(proc.returncode)})"
-                                 + (f": {tail.splitlines()[-1]}" if tail else ""))
-        kind, value = pickle.loads(out.read_bytes())
-        if kind == "error":
-            raise ChildError(value)
-        return value
+            self.proc.stdin.write(struct.pack("<Q", len(request)) + request)
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            raise IsolationCrash(f"the worker process died ({_describe_exit(self.proc.wait())})") from None
+        fd = self.proc.stdout.fileno()
+        header = self._read(fd, 8, deadline, timeout)
+        (n,) = struct.unpack("<Q", header)
+        kind, value = pickle.loads(self._read(fd, n, deadline, timeout))
+        return kind, value
+
+    def _read(self, fd: int, n: int, deadline: float, timeout: float) -> bytes:
+        buf = bytearray()
+        while len(buf) < n:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                self.kill()
+                raise IsolationTimeout(f"no result within {timeout:g} s; the worker process was killed")
+            chunk = os.read(fd, min(1 << 20, n - len(buf)))
+            if not chunk:
+                code = self.proc.wait()
+                raise IsolationCrash(f"the worker process died ({_describe_exit(code)})")
+            buf += chunk
+        return bytes(buf)
+
+    def kill(self) -> None:
+        _kill_group(self.proc)
+        self.proc.wait()
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None and self.pid_of_parent == os.getpid()
+
+
+_IDLE: list[_Worker] = []
+_IDLE_LOCK = threading.Lock()
+
+
+def _checkout() -> _Worker:
+    with _IDLE_LOCK:
+        while _IDLE:
+            w = _IDLE.pop()
+            if w.alive():
+                return w
+    return _Worker()
+
+
+def _checkin(w: _Worker) -> None:
+    if not w.alive() or w.calls >= _Worker.MAX_CALLS:
+        w.kill()
+        return
+    with _IDLE_LOCK:
+        _IDLE.append(w)
+
+
+@atexit.register
+def _shutdown() -> None:
+    with _IDLE_LOCK:
+        while _IDLE:
+            _IDLE.pop().kill()
+
+
+def call_isolated(target: str, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None, *,
+                  timeout: float) -> Any:
+    """Given ``"module:function"`` and picklable arguments, call it in a warm child process and return
+    its (picklable) value. Raises ``IsolationTimeout`` after ``timeout`` seconds (the child's whole
+    process group is killed), ``IsolationCrash`` when the child dies without a value, and
+    ``ChildError`` when the function raised. Children are reused between calls (one per concurrent
+    call, recycled every ``_Worker.MAX_CALLS``), so a report costs no interpreter start-up."""
+    request = pickle.dumps((target, args, kwargs or {}), protocol=pickle.HIGHEST_PROTOCOL)
+    worker = _checkout()
+    try:
+        kind, value = worker.call(request, timeout)
+    except BaseException:
+        if worker.proc.poll() is None:
+            worker.kill()
+        raise
+    _checkin(worker)
+    if kind == "error":
+        raise ChildError(value)
+    return value
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -97,19 +171,29 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
         proc.kill()
 
 
-def _child(inp: str, out: str) -> int:
-    target, args, kwargs = pickle.loads(Path(inp).read_bytes())
-    mod_name, _, fn_name = target.partition(":")
-    try:
-        fn = getattr(importlib.import_module(mod_name), fn_name)
-        payload: tuple[str, Any] = ("ok", fn(*args, **kwargs))
-    except Exception as exc:
-        payload = ("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}")
-    tmp = out + ".tmp"
-    with open(tmp, "wb") as fh:
-        pickle.dump(payload, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, out)
-    return 0
+def _serve() -> int:
+    """The child's loop: read a request, run it, write the reply; exit on EOF."""
+    channel_out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # prints from parsers go to stderr, never into the reply channel
+    channel_in = sys.stdin.buffer
+    while True:
+        header = channel_in.read(8)
+        if len(header) < 8:
+            return 0
+        (n,) = struct.unpack("<Q", header)
+        target, args, kwargs = pickle.loads(channel_in.read(n))
+        mod_name, _, fn_name = target.partition(":")
+        try:
+            fn = getattr(importlib.import_module(mod_name), fn_name)
+            payload: tuple[str, Any] = ("ok", fn(*args, **kwargs))
+        except Exception as exc:
+            payload = ("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}")
+        try:
+            data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:
+            data = pickle.dumps(("error", f"unpicklable result: {type(exc).__name__}: {exc}"))
+        channel_out.write(struct.pack("<Q", len(data)) + data)
+        channel_out.flush()
 
 
 # --- the report worker ---------------------------------------------------------------------
@@ -153,4 +237,4 @@ def process_isolated(path: str, source_uri: str, *, report_id: str, size: int, m
 
 
 if __name__ == "__main__":
-    sys.exit(_child(sys.argv[1], sys.argv[2]))
+    sys.exit(_serve())
