@@ -122,7 +122,8 @@ def match_label(label: str, rows: tuple[Row, ...]) -> tuple[str | None, float]:
     """Given a printed label and template rows, return (row key, score) of the best unique match.
 
     Exact normalised match scores 3, a label ending with a variant 2, containing it 1 (plus a
-    length bonus so longer variants win). Ties between different keys return (None, 0).
+    length bonus so longer variants win); variants of two characters or fewer (其他, 总计) match
+    only exactly. Ties between different keys return (None, 0).
     """
     norm = normalize_label(label)
     if not norm:
@@ -135,6 +136,8 @@ def match_label(label: str, rows: tuple[Row, ...]) -> tuple[str | None, float]:
                 continue
             if norm == v:
                 score = 3.0
+            elif len(v) <= 2:
+                continue  # 其他 / 总计 occur inside other labels: they identify a row only when exact
             elif norm.endswith(v):
                 score = 2.0 + len(v) / 100
             elif v in norm:
@@ -347,8 +350,8 @@ def map_proactive(grids: list[Grid]) -> TableResult:
     template = TABLES[("proactive_disclosure", version)]
     seen: set[str] = set()
     for row in table_rows(grids):
-        if not row.has_values and not any(c.text.strip() for c in row.value_cells):
-            continue
+        if not row.value_cells:
+            continue  # a header or group row (a row printed with blank cells is kept: blank is not missing)
         key, score = match_label(row.last_label, template.rows)
         if key is None or score < 2:
             continue

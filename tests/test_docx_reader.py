@@ -18,7 +18,7 @@ import pytest
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 
-from nianbao.errors import ConverterMissingError, CorruptFileError, EmptyFileError
+from nianbao.errors import ConverterMissingError, CorruptFileError, EmptyFileError, EncryptedDocumentError
 from nianbao.mapping import CellValue, map_applications, map_proactive, map_reviews
 from nianbao.model import Document, Grid, TextBlock
 from nianbao.readers.docx import read_docx
@@ -270,7 +270,7 @@ def test_grid_before_after_and_tracked_deletions() -> None:
     (b"", EmptyFileError, "empty"),
     (b"not a zip at all", CorruptFileError, "zip"),
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600 + "EncryptedPackage".encode("utf-16-le") + b"\0" * 600,
-     CorruptFileError, "encrypted Office document"),
+     EncryptedDocumentError, "encrypted Office document"),
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 1200, CorruptFileError, "legacy"),
 ])
 def test_bad_input(data: bytes, exc: type[Exception], words: str) -> None:
