@@ -233,6 +233,10 @@ def _header_columns(rows: list[TableRow], grids: list[Grid], columns: tuple[str,
     return found
 
 
+def _first_page(row: TableRow) -> int | None:
+    return row.value_cells[0].origin.page if row.value_cells else None
+
+
 def _cell_value(table: str, key1: str, key2: str, cell: Cell) -> CellValue:
     pv: ParsedValue = parse_value(cell.text)
     return CellValue(table, key1, key2, pv.value, pv.kind, cell.text, cell.origin, pv.unit)
@@ -290,8 +294,7 @@ def map_applications(grids: list[Grid]) -> TableResult:
                 "unmapped_rows", "error", "applications",
                 f"{len(unknown)} value rows have no readable label and the table has {n} rows, not "
                 f"{len(TABLES[('applications', '2021')].rows)} or {len(TABLES[('applications', '2019')].rows)}: "
-                "their cells are left out", actual=str(len(unknown)), page=identified[unknown[0]][0].value_cells[0].origin.page
-                if identified[unknown[0]][0].value_cells else None))
+                "their cells are left out", actual=str(len(unknown)), page=_first_page(identified[unknown[0]][0])))
     counts: dict[str, int] = {}
     for k in keys:
         if k is not None:
