@@ -6,6 +6,7 @@ with an error code and message, so a batch always goes on.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import time
 import zipfile
@@ -198,8 +199,12 @@ def segment_report(doc: Document, result: ReportResult) -> list[SectionSpan]:
 def finish_report(doc: Document, spans: list[SectionSpan], tables: list[TableResult], result: ReportResult
                   ) -> ReportResult:
     """Given the mapped tables, validate them and set the result's cells, problems, templates and status."""
-    if not spans and not any(t.cells for t in tables):
-        raise NotAReportError("no template section heading and no template table found", source=result.source_uri)
+    if not any(t.cells for t in tables):
+        with_text = sum(1 for s in spans if section_text(doc, s).strip())
+        if with_text < 2:
+            # No table and (almost) no section prose: a notice or index page that merely names the sections.
+            raise NotAReportError("no template table and fewer than two sections with text found",
+                                  source=result.source_uri)
     cells, problems = validate_report(tables)
     found = {s.section.number for s in spans}
     for sec in range(1, 7):
@@ -246,14 +251,14 @@ def open_report(data: bytes, source_uri: str, *, max_file_bytes: int = 200 * 102
     result = ReportResult(report_id=sha256_hex(data), source_uri=source_uri, source_format=None,
                           source_bytes=len(data))
     try:
-        if not data.strip():
+        if not data.removeprefix(codecs.BOM_UTF8).strip():
             raise EmptyFileError("the file is empty", source=source_uri)
         if len(data) > max_file_bytes:
             raise FileTooLargeError(f"{len(data)} bytes exceed the limit of {max_file_bytes}", source=source_uri)
         fmt = sniff_format(data, source_uri)
         result.source_format = fmt
         return result, read_document(data, source_uri, fmt, max_pages=max_pages)
-    except Exception as exc:  # noqa: BLE001 - recorded on the result; the batch goes on
+    except Exception as exc:
         return fail(result, exc), None
 
 
@@ -265,7 +270,7 @@ def process_bytes(data: bytes, source_uri: str, *, max_file_bytes: int = 200 * 1
     if doc is not None:
         try:
             process_document(doc, result)
-        except Exception as exc:  # noqa: BLE001 - a reader bug must not sink the batch; it is recorded
+        except Exception as exc:
             fail(result, exc)
     result.seconds = time.perf_counter() - started
     return result

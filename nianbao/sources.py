@@ -1,30 +1,66 @@
-"""Sources of a batch: files, folders (``<inbox>/<year>/...``) and manifests, as a list of inputs."""
+"""Sources of a batch: files, folders (``<inbox>/<year>/...``) and manifests, as a list of inputs.
+
+Manifests are data scraped from thousands of sites, so their entries are checked before anything
+is read. An entry is **refused** (kept in the batch as an input with ``SourceItem.refused`` set,
+so it is recorded as a failed report, code ``refused_source``, and never read) when it:
+
+* is a relative path that leaves the manifest's folder (``../../etc/passwd``, also with ``\\``);
+* holds a NUL or another control character other than TAB/newline, or is empty;
+* names a scheme other than http(s) and ``file://`` (``ftp://``, ``s3://`` ...);
+* has a ``year`` that is not a year.
+
+Absolute paths and ``file://`` URIs are honoured: the manifest is the operator's configuration.
+Names with spaces, newlines, emoji or any other Unicode are ordinary names. Archives (``.zip``)
+are not unpacked: they are inputs like any other and are recorded as ``unsupported_format``.
+"""
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from nianbao.errors import FileTooLargeError, NianbaoError
 
 SUFFIXES = {".txt", ".html", ".htm", ".pdf", ".docx", ".doc", ".wps", ".rtf", ".shtml", ".xhtml"}
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_YEAR = re.compile(r"^\s*(\d{4})(?:\.0+)?\s*年?\s*$")
+
+
+class RefusedSourceError(NianbaoError):
+    """A manifest entry nianbao will not read (path traversal, odd scheme, control characters)."""
+
+    code = "refused_source"
+    hint = ("Manifest entries must be http(s) URLs, absolute paths, or paths inside the manifest's folder; "
+            "fix the entry in the manifest and rerun")
 
 
 @dataclass(frozen=True)
 class SourceItem:
-    """One input: its URI (local path or http(s) URL) and what a manifest says about it."""
+    """One input: its URI (local path or http(s) URL) and what a manifest says about it.
+
+    ``refused`` is set (the reason) for a manifest entry that must not be read; such an item is
+    recorded as a failed report (``refused_source``) so every manifest row is accounted for.
+    """
 
     uri: str
     agency: str | None = None
     region: str | None = None
     year: int | None = None
     published_at: str | None = None
+    refused: str | None = None
 
 
 def expand_sources(sources: list[str], year: int | None = None) -> list[SourceItem]:
     """Given files, folders and manifests, return the inputs in a stable order.
 
-    A folder is walked recursively (hidden files and names starting with ``_`` are skipped); a
-    folder that has a ``<year>`` sub-folder contributes only that year's files when ``year`` is
-    given. ``.csv``/``.parquet`` files are manifests with a ``uri`` column.
+    A folder is walked recursively (hidden files and names starting with ``_`` are skipped; symlinked
+    folders are not followed); a folder that has a ``<year>`` sub-folder contributes only that year's
+    files when ``year`` is given. ``.csv``/``.parquet`` files are manifests with a ``uri`` column.
     """
     items: list[SourceItem] = []
     for src in sources:
@@ -52,25 +88,106 @@ def expand_sources(sources: list[str], year: int | None = None) -> list[SourceIt
     return unique
 
 
+def _inert(raw: str) -> str:
+    """The URI recorded for a refused entry: the entry as written, made unopenable as a path."""
+    shown = raw.replace("\x00", "\\x00")
+    return f"refused:{shown}"
+
+
+def resolve_entry(raw: str, base: Path) -> tuple[str, str | None]:
+    """Given a manifest entry and the manifest's folder, return ``(uri, refusal)``: the URI to read, or an
+    inert URI and the reason the entry is refused."""
+    entry = raw.strip()
+    if not entry:
+        return _inert(raw), "the manifest row has no uri"
+    if _CONTROL.search(entry):
+        return _inert(entry), "the uri holds a control character (NUL, ESC ...): not a file name nianbao will open"
+    m = _SCHEME.match(entry)
+    if m:
+        scheme = m.group(1).lower()
+        if scheme in ("http", "https"):
+            return entry, None
+        if scheme != "file":
+            return _inert(entry), f"scheme {scheme}:// is not supported (only http(s) URLs and local paths)"
+        parts = urlsplit(entry)
+        if parts.netloc not in ("", "localhost"):
+            return _inert(entry), f"file:// URI names another host ({parts.netloc})"
+        entry = unquote(parts.path)
+        if not entry.startswith("/"):
+            return _inert(raw), "file:// URI without an absolute path"
+    if os.path.isabs(entry):
+        return os.path.normpath(entry), None
+    pieces = re.split(r"[\\/]+", entry)
+    depth = 0
+    for piece in pieces:
+        if piece == "..":
+            depth -= 1
+            if depth < 0:
+                return _inert(entry), "the relative path leaves the manifest's folder (path traversal)"
+        elif piece not in ("", "."):
+            depth += 1
+    return str(base.resolve() / os.path.normpath(entry)), None
+
+
+def _year(value: Any) -> tuple[int | None, str | None]:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None, None
+    if isinstance(value, bool):
+        return None, f"manifest year {value!r} is not a year"
+    if isinstance(value, int):
+        return (value, None) if 1900 <= value <= 2200 else (None, f"manifest year {value!r} is not a year")
+    if isinstance(value, float) and value.is_integer():
+        return _year(int(value))
+    m = _YEAR.match(str(value))
+    if m:
+        return _year(int(m.group(1)))
+    return None, f"manifest year {str(value)[:40]!r} is not a year"
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    s = str(value).strip()
+    return s or None
+
+
 def read_manifest(path: Path) -> list[SourceItem]:
     """Given a CSV or Parquet manifest (``uri`` plus optional agency, region, year, published_at), return its items.
-    Relative local paths are resolved against the manifest's folder."""
+
+    Relative local paths are resolved against the manifest's folder and must stay inside it; an entry
+    that must not be read is returned with ``refused`` set (see the module docstring), never dropped.
+    """
     import polars as pl
 
     df = pl.read_parquet(path) if path.suffix.lower() == ".parquet" else pl.read_csv(path, infer_schema=False)
     if "uri" not in df.columns:
         raise ValueError(f"manifest {path} has no 'uri' column (columns: {', '.join(df.columns)})")
     out = []
-    for row in df.iter_rows(named=True):
-        uri = str(row["uri"]).strip()
-        if not uri:
-            continue
-        if not uri.startswith(("http://", "https://")) and not Path(uri).is_absolute():
-            uri = str((path.parent / uri).resolve())
-        year = row.get("year")
-        out.append(SourceItem(uri, row.get("agency"), row.get("region"), int(year) if year not in (None, "") else None,
-                              row.get("published_at")))
+    for n, row in enumerate(df.iter_rows(named=True), 2):  # CSV line numbers: the header is line 1
+        raw = row["uri"]
+        uri, refused = resolve_entry("" if raw is None else str(raw), path.parent)
+        if refused and not (raw is None or str(raw).strip()):
+            uri = f"refused:{path.name}#row={n}"
+        year, bad_year = _year(row.get("year"))
+        if refused is None and bad_year is not None:
+            uri, refused = _inert(uri), bad_year
+        if refused is not None:
+            refused = f"manifest {path.name}, row {n}: {refused}"
+        out.append(SourceItem(uri, _text(row.get("agency")), _text(row.get("region")), year,
+                              _text(row.get("published_at")), refused))
     return out
+
+
+def check_item(item: SourceItem) -> None:
+    """Raise ``RefusedSourceError`` for an item a manifest check refused; do nothing otherwise."""
+    if item.refused is not None:
+        raise RefusedSourceError(item.refused, source=item.uri)
+
+
+def local_path(item: SourceItem) -> Path:
+    """Given a local input, return its path; raise ``RefusedSourceError`` for a refused manifest entry."""
+    check_item(item)
+    return Path(item.uri.removeprefix("file://"))
 
 
 def read_local(uri: str, max_bytes: int) -> bytes:
@@ -78,7 +195,15 @@ def read_local(uri: str, max_bytes: int) -> bytes:
     path = Path(uri.removeprefix("file://"))
     size = path.stat().st_size
     if size > max_bytes:
-        from nianbao.errors import FileTooLargeError
-
         raise FileTooLargeError(f"{size} bytes exceed the limit of {max_bytes}", source=uri)
-    return path.read_bytes()
+    with open(path, "rb") as fh:
+        data = fh.read(max_bytes + 1)  # the file may have grown since stat
+    if len(data) > max_bytes:
+        raise FileTooLargeError(f"more than {max_bytes} bytes (the file grew while read)", source=uri)
+    return data
+
+
+def read_item(item: SourceItem, max_bytes: int) -> bytes:
+    """Read a local input's bytes: refused entries raise ``RefusedSourceError``, large files ``FileTooLargeError``."""
+    check_item(item)
+    return read_local(item.uri, max_bytes)

@@ -24,7 +24,7 @@ from typing import Any
 # any thread opens a package (a lazy import here raced in threaded batches).
 from docx.package import Package
 
-from nianbao.errors import CorruptFileError, EmptyFileError, EncryptedDocumentError
+from nianbao.errors import CorruptFileError, EmptyFileError, EncryptedDocumentError, FileTooLargeError
 from nianbao.model import Block, Cell, Document, Grid, Origin, ReaderProblem, TextBlock
 
 _W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
@@ -69,6 +69,26 @@ def read_docx(data: bytes, source: str = "") -> Document:
     return Document(blocks=reader.blocks, source_format="docx", problems=reader.problems)
 
 
+MAX_UNPACKED_BYTES = 200 * 1024 * 1024
+MAX_RATIO = 100
+
+
+def _check_unpacked_size(data: bytes, source: str) -> None:
+    """Refuse a zip bomb from its directory alone, before anything is decompressed."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            infos = z.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise CorruptFileError(f"not a readable DOCX ({exc})", source=source) from exc
+    total = sum(i.file_size for i in infos)
+    if total > MAX_UNPACKED_BYTES:
+        raise FileTooLargeError(f"the DOCX unpacks to {total} bytes (limit {MAX_UNPACKED_BYTES})", source=source)
+    for i in infos:
+        if i.file_size > 10 * 1024 * 1024 and i.file_size > MAX_RATIO * max(1, i.compress_size):
+            raise FileTooLargeError(f"DOCX member {i.filename} expands {i.file_size // max(1, i.compress_size)}:1 "
+                                    f"to {i.file_size} bytes: refused as a zip bomb", source=source)
+
+
 def _open_body(data: bytes, source: str) -> Any:
     if not data:
         raise EmptyFileError("empty DOCX file", source=source)
@@ -79,6 +99,7 @@ def _open_body(data: bytes, source: str) -> Any:
                                source=source)
     if not zipfile.is_zipfile(io.BytesIO(data)):
         raise CorruptFileError("not a DOCX: the file is not a zip archive", source=source)
+    _check_unpacked_size(data, source)
     try:
         package = Package.open(io.BytesIO(data))
         part = package.main_document_part

@@ -115,8 +115,9 @@ def decode_html(data: bytes, source: str = "") -> str:
 # ---------------------------------------------------------------------------------------------------------
 # Tree walking
 
+# <embed> is a void element: dropping it would swallow the rest of the page when it is left unclosed.
 _DROP = frozenset({
-    "head", "title", "script", "style", "noscript", "template", "iframe", "frame", "object", "embed", "applet",
+    "head", "title", "script", "style", "noscript", "template", "iframe", "frame", "object", "applet",
     "svg", "math", "canvas", "select", "option", "button", "input", "textarea", "map", "audio", "video",
 })
 _BLOCK = frozenset({
@@ -159,7 +160,7 @@ def _clean(raw: str, *, split_tabs: bool) -> list[str]:
         if split_tabs and "\t" in run and not newline:
             parts.append("".join(out))
             out = []
-        elif newline and 0 < m.start() and m.end() < len(raw) and _is_wide(raw[m.start() - 1]) \
+        elif newline and m.start() > 0 and m.end() < len(raw) and _is_wide(raw[m.start() - 1]) \
                 and _is_wide(raw[m.end()]):
             continue
         else:

@@ -406,6 +406,14 @@ def _lattices(hs: list[_Rule], vs: list[_Rule]) -> list[_Lattice]:
 def _build_lattice(hs: list[_Rule], vs: list[_Rule]) -> _Lattice | None:
     left, right = min(h.a for h in hs), max(h.b for h in hs)
     top, bottom = min(v.a for v in vs), max(v.b for v in vs)
+    # A vertical rule that starts or ends where no horizontal rule meets it marks a row boundary whose
+    # rule is missing (e.g. under a header repeated on a new page): it divides the whole table.
+    hs = list(hs)
+    for v in vs:
+        for y in (v.a, v.b):
+            if top + _SNAP < y < bottom - _SNAP and not any(
+                    abs(h.pos - y) <= _TOUCH and h.a - _TOUCH <= v.pos <= h.b + _TOUCH for h in hs):
+                hs.append(_Rule(y, left, right))
     xs = _positions([v.pos for v in vs] + [left, right])
     ys = _positions([h.pos for h in hs] + [top, bottom])
     xs = [x for x in xs if left - _SNAP <= x <= right + _SNAP]
@@ -1090,7 +1098,10 @@ def read_pdf(data: bytes, source: str = "", *, max_pages: int = 500, password: s
             problems.extend(po.problems)
         title = _meta_text(pdf.metadata.get("Title"))
     finally:
-        pdf.close()
+        try:
+            pdf.close()
+        except Exception:
+            pass
     if not any(po.text for po in outs):
         codes = {p.code for p in problems}
         if "corrupt_page" in codes and not codes - {"corrupt_page"}:

@@ -140,7 +140,7 @@ def read_text(data: bytes, source: str = "") -> Document:
                 j += 1
                 continue
             nxt = next((lines[k] for k in range(j + 1, min(n, j + 4)) if lines[k].strip()), "")
-            short = len(cur.strip()) <= 10 and not _HEADINGISH.match(cur) or re.fullmatch(r"[一二三四]、", cur.strip())
+            short = (len(cur.strip()) <= 10 and not _HEADINGISH.match(cur)) or re.fullmatch(r"[一二三四]、", cur.strip())
             if short and _is_table_line(nxt):
                 run.append((j + 1, cur))
                 j += 1
