@@ -170,22 +170,27 @@ def identify_rows(rows: list[TableRow], template_rows: tuple[Row, ...]) -> list[
         if not row.has_values:
             continue
         key, _ = match_label(row.last_label, template_rows)
-        if key is None:
-            key, _ = match_label(row.label, template_rows)
+        fragment = key is None and _is_prefix_of_variant(row.last_label, template_rows)
         if key is None and row.label_cells:
+            # A label split over two grid rows (wrapped, or cut by a page break): join it first, so a
+            # fragment is never keyed through its group label (（六）其他处理 → other_handling).
             prev = rows[i - 1] if i > 0 and not rows[i - 1].has_values else None
             nxt = rows[i + 1] if i + 1 < len(rows) and not rows[i + 1].has_values else None
             candidates = []
-            if nxt is not None and _is_prefix_of_variant(row.last_label, template_rows):
+            if nxt is not None and fragment:
                 candidates.append(row.last_label + nxt.label)
             if prev is not None:
                 candidates.append(prev.label + row.last_label)
                 if prev.label_cells:
                     candidates.append(prev.last_label + row.last_label)
             for cand in candidates:
-                key, _score = match_label(cand, template_rows)
+                key, _ = match_label(cand, template_rows)
                 if key is not None:
                     break
+        if key is None and not fragment:
+            # The whole label (group cells included) only when it ends with a row's label.
+            whole, score = match_label(row.label, template_rows)
+            key = whole if score >= 2 else None
         out.append((row, key))
     return out
 
