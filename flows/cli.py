@@ -60,7 +60,23 @@ def _print_backfill(report: dict[str, Any]) -> None:
         print(f"  {year}: {info['state'].lower()}{extra}")
 
 
+def _bench(argv: list[str]) -> int:
+    """``nianbao bench ...``: the benchmark of tools/bench.py (a development tool kept beside the package)."""
+    import runpy
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "tools" / "bench.py"
+    if not script.exists():
+        print(f"nianbao: {script} not found: `nianbao bench` runs from a source checkout", file=sys.stderr)
+        return 2
+    bench = runpy.run_path(str(script), run_name="nianbao_bench")
+    return int(bench["main"](argv))
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:
+        return _bench(argv[1:])
     parser = argparse.ArgumentParser(prog="nianbao", description="Government-information-disclosure annual "
                                      "reports to validated Parquet.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -69,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--year", type=int, default=None,
                      help="the year reported on; reports of other years are held back")
     _common(run)
+    sub.add_parser("bench", help="benchmark accuracy and throughput (tools/bench.py; `nianbao bench --help`)")
     bf = sub.add_parser("backfill", help="run the yearly batch for every year of a range, one after another")
     bf.add_argument("sources", nargs="*", help="inbox folders (<inbox>/<year>/...) or manifests (default: the samples)")
     bf.add_argument("--from", dest="from_year", type=int, required=True, help="first year reported on")
