@@ -235,7 +235,7 @@ def annual_batch(sources: list[str] | None = None, year: int | None = None, out:
     lineage_event("COMPLETE", inputs=inputs, outputs=outputs)
     summary = summarize(results, str(Path(cfg.out_dir).resolve()) if "://" not in cfg.out_dir else cfg.out_dir,
                         time.perf_counter() - t0, plan.years)
-    summary.update(batch_id=batch_id, files=len(files), manifest=str(manifest_file),
+    summary.update(batch_id=batch_id, files=len(files), manifest=str(Path(manifest_file).resolve()),
                    lineage=str(lineage_file(cfg)), cache=manifest["cache"], flow_run_id=run_id,
                    catalog=bi.get("catalog"), quality_report=bi.get("quality_report"),
                    crossyear_issues=bi.get("crossyear_issue_count"))
