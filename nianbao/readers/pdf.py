@@ -42,6 +42,7 @@ without text (or a page-size image with a stamped page number) are ``needs_ocr``
 from __future__ import annotations
 
 import bisect
+import contextlib
 import io
 import itertools
 import re
@@ -1098,10 +1099,8 @@ def read_pdf(data: bytes, source: str = "", *, max_pages: int = 500, password: s
             problems.extend(po.problems)
         title = _meta_text(pdf.metadata.get("Title"))
     finally:
-        try:
+        with contextlib.suppress(Exception):
             pdf.close()
-        except Exception:
-            pass
     if not any(po.text for po in outs):
         codes = {p.code for p in problems}
         if "corrupt_page" in codes and not codes - {"corrupt_page"}:
