@@ -149,10 +149,7 @@ def render() -> str:
             elif table == "applications":
                 extra = [r.group]
             firsts = {v: next(x for x in TABLES[(table, v)].rows if x.key == key).labels[0] for v in versions}
-            if len(set(firsts.values())) == 1:
-                label = r.labels[0]
-            else:
-                label = " / ".join(f"{lab} ({v})" for v, lab in firsts.items())
+            label = r.labels[0] if len(set(firsts.values())) == 1 else " / ".join(f"{lab} ({v})" for v, lab in firsts.items())
             variants = [lab for v in versions for lab in next(x for x in TABLES[(table, v)].rows if x.key == key).labels
                         if lab not in firsts.values()]
             rows.append([f"`{key}`", label, " / ".join(dict.fromkeys(variants)), ", ".join(versions), *extra])
