@@ -15,7 +15,6 @@ from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
-import pytest
 from conftest import CORPUS, FIXTURES
 from hypothesis import HealthCheck, Phase, assume, example, given, settings
 from hypothesis import strategies as st
@@ -220,7 +219,6 @@ def test_fuzz_process_bytes_on_mutated_reports(seed: str, edits: list[tuple[int,
 SMALL_PDF = FIXTURES / "reliability" / "small-report.pdf"
 
 
-@pytest.mark.skipif(not SMALL_PDF.exists(), reason="tests/fixtures/reliability/small-report.pdf not generated")
 @given(st.lists(st.tuples(st.integers(0, 1 << 20), st.integers(0, 32), st.binary(max_size=8)), min_size=1,
                 max_size=4) | st.integers(1, 1 << 20).map(lambda n: [(n, 1 << 30, b"")]))
 @example([(247, 19, b"")])  # found by this test: pages without a MediaBox made pdfplumber's close() raise

@@ -109,7 +109,7 @@ def good_set(mode: str) -> GoodSet:
         pool = [(p.name, p.read_bytes()) for y in sorted(by_year) for p in by_year[y]]
         pool.sort(key=lambda nb: nb[0])
         if len(pool) < N_GOOD + 1:
-            pytest.skip(f"only {len(pool)} generated reports")
+            pytest.fail(f"only {len(pool)} generated reports: regenerate tests/fixtures/generated (make fixtures)")
         return GoodSet(None, pool[:N_GOOD], pool[N_GOOD], None, N_GOOD)
     years = set(by_year) | {y for p in CORPUS.glob("*.txt") if (y := _gold_year(p))}
 
@@ -121,7 +121,7 @@ def good_set(mode: str) -> GoodSet:
     n_gen = len(files)
     pool = files + [v for v in _text_variants(year) if v[1] not in {b for _, b in files}]
     if len(pool) < N_GOOD + 1:
-        pytest.skip(f"only {len(pool)} good reports of {year} available")
+        pytest.fail(f"only {len(pool)} good reports of {year} available: regenerate the fixtures")
     others = [p for y, ps in sorted(by_year.items()) if y != year for p in ps]
     other = (others[0].name, others[0].read_bytes()) if others else ("seed-004-2023.txt", (
         CORPUS / "seed-004-linjiang-huashu-2023.txt").read_bytes())
