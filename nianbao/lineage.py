@@ -18,7 +18,6 @@ Pure: no prefect. The OpenLineage client is imported lazily.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -39,14 +38,6 @@ MANIFEST_VERSION = 1
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-def sha256_of(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 16):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def code_version(root: str | Path | None = None) -> dict[str, str | None]:

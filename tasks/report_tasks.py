@@ -27,7 +27,6 @@ import nianbao
 from nianbao import sources
 from nianbao.cache import ResultCache, cacheable, rebind, result_key, sha256_file
 from nianbao.errors import FileTooLargeError
-from nianbao.lineage import sha256_of
 from nianbao.pipeline import ReportResult
 from nianbao.publish import Lineage, build_frames, validate_frames, write_partitions
 from nianbao.settings import Settings
@@ -174,7 +173,7 @@ def publish_batch(results: list[ReportResult], year_of: dict[str, int], years: l
     for report_id, y in year_of.items():
         inputs_of.setdefault(y, []).append(report_id)
     for f in files:
-        f["sha256"] = sha256_of(f["path"])
+        f["sha256"] = sha256_file(f["path"])[0]
         f["inputs"] = sorted(inputs_of.get(f["report_year"], []))
     return files
 
