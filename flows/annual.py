@@ -27,7 +27,16 @@ from prefect.utilities.annotations import quote
 import nianbao
 from nianbao import __version__
 from nianbao.batch import assign_years, drop_duplicates, summarize, summary_markdown
-from nianbao.lineage import build_manifest, emit, lineage_file, now_iso, run_event, run_id_for, write_manifest
+from nianbao.lineage import (
+    build_manifest,
+    copy_events_to_output,
+    emit,
+    lineage_file,
+    now_iso,
+    run_event,
+    run_id_for,
+    write_manifest,
+)
 from nianbao.pipeline import ReportResult
 from nianbao.schemas import DATASET_NAMES
 from nianbao.settings import Settings, load_settings
@@ -126,7 +135,7 @@ def _issue_rows(results: list[ReportResult], limit: int = 1000) -> list[dict[str
 
 
 def _artifacts(tag: str, summary: dict[str, Any], results: list[ReportResult], out_dir: str,
-               manifest: Path, events: Path) -> None:
+               manifest: str, events: str) -> None:
     create_markdown_artifact(markdown=summary_markdown(summary, results), key=f"batch-summary-{tag}",
                              description="nianbao batch summary")
     issues = _issue_rows(results)
@@ -134,15 +143,18 @@ def _artifacts(tag: str, summary: dict[str, Any], results: list[ReportResult], o
                           key=f"validation-issues-{tag}",
                           description=f"validation issues of batch {summary['batch_id']} "
                                       f"({sum(1 for r in results for _ in r.problems)} in total; first 1000 shown)")
-    if "://" in out_dir:
-        return
-    root = Path(out_dir).resolve()
+    remote = "://" in out_dir and not out_dir.startswith("file://")
+
+    def link(location: str) -> str:
+        return location if "://" in location else Path(location).resolve().as_uri()
+
+    base = out_dir.rstrip("/") if remote else str(Path(out_dir).resolve())
     for name in DATASET_NAMES:
-        create_link_artifact(link=(root / name).as_uri(), link_text=f"{name} (Parquet, by report_year)",
+        create_link_artifact(link=link(f"{base}/{name}"), link_text=f"{name} (Parquet, by report_year)",
                              key=f"output-{name.replace('_', '-')}-{tag}", description=f"published dataset {name}")
-    create_link_artifact(link=manifest.resolve().as_uri(), link_text=manifest.name, key=f"manifest-{tag}",
+    create_link_artifact(link=link(manifest), link_text=manifest.rsplit("/", 1)[-1], key=f"manifest-{tag}",
                          description="batch manifest: inputs, outputs, hashes, versions, timings")
-    create_link_artifact(link=events.resolve().as_uri(), link_text="OpenLineage events", key=f"lineage-{tag}",
+    create_link_artifact(link=link(events), link_text="OpenLineage events", key=f"lineage-{tag}",
                          description="OpenLineage run events (JSON lines)")
 
 
@@ -199,16 +211,23 @@ def annual_batch(sources: list[str] | None = None, year: int | None = None, out:
         plan = assign_years(results, year)
         t_pub = time.perf_counter()
         files = publish(quote(results), plan.year_of, plan.years, cfg.out_dir, batch_id, run_id,
-                        {"batch_id": batch_id, "parser_version": nianbao.PARSER_VERSION, "code_version": __version__})
+                        {"batch_id": batch_id, "parser_version": nianbao.PARSER_VERSION, "code_version": __version__},
+                        cfg)
         timings["publish_seconds"] = time.perf_counter() - t_pub
         t_bi = time.perf_counter()
-        bi = bi_outputs(cfg.out_dir, batch_id, run_id) if "://" not in cfg.out_dir else {}
+        if cfg.out_is_remote:
+            # The DuckDB catalog and the quality report are local files built over the local output.
+            logger.info("object store output: cross-year checks, DuckDB catalog and quality report skipped "
+                        "(they need a local output folder; see docs/bi.md)")
+            bi: dict[str, Any] = {}
+        else:
+            bi = bi_outputs(cfg.out_dir, batch_id, run_id)
         timings["bi_seconds"] = time.perf_counter() - t_bi
     except BaseException as exc:
         timings["total_seconds"] = time.perf_counter() - t0
         msg = f"{type(exc).__name__}: {exc}"
         try:
-            write_manifest(cfg.out_dir, build_manifest(
+            write_manifest(cfg.out_dir, settings=cfg, manifest=build_manifest(
                 batch_id=batch_id, flow_run_id=run_id, openlineage_run_id=ol_run, year=year, years=[],
                 inputs=[_input_record(o, {}) for o in outcomes], outputs=[], started_at=started_at,
                 finished_at=now_iso(), timings=timings, settings=cfg, status="failed",
@@ -231,20 +250,29 @@ def annual_batch(sources: list[str] | None = None, year: int | None = None, out:
                               years=plan.years, inputs=inputs, outputs=outputs, started_at=started_at,
                               finished_at=now_iso(), timings=timings, settings=cfg,
                               parent_flow_run_id=parent and parent["run_id"])
-    manifest_file = write_manifest(cfg.out_dir, manifest)
+    manifest_file = write_manifest(cfg.out_dir, manifest, cfg)
     lineage_event("COMPLETE", inputs=inputs, outputs=outputs)
+    events_copy = _copy_events(cfg, batch_id, ol_run, logger)
     summary = summarize(results, str(Path(cfg.out_dir).resolve()) if "://" not in cfg.out_dir else cfg.out_dir,
                         time.perf_counter() - t0, plan.years)
-    summary.update(batch_id=batch_id, files=len(files), manifest=str(Path(manifest_file).resolve()),
-                   lineage=str(lineage_file(cfg)), cache=manifest["cache"], flow_run_id=run_id,
+    summary.update(batch_id=batch_id, files=len(files), manifest=manifest_file,
+                   lineage=events_copy or str(lineage_file(cfg)), cache=manifest["cache"], flow_run_id=run_id,
                    catalog=bi.get("catalog"), quality_report=bi.get("quality_report"),
                    crossyear_issues=bi.get("crossyear_issue_count"))
-    _artifacts(tag, summary, results, cfg.out_dir, manifest_file, lineage_file(cfg))
+    _artifacts(tag, summary, results, cfg.out_dir, manifest_file, summary["lineage"])
     if bi.get("quality_report"):
         create_link_artifact(link=Path(bi["quality_report"]).as_uri(), link_text="quality report (HTML)",
                              key=f"quality-report-{tag}", description="batch quality report")
     logger.info("summary: %s", {k: v for k, v in summary.items() if k != "issues"})
     return summary
+
+
+def _copy_events(cfg: Settings, batch_id: str, ol_run: str, logger: Any) -> str | None:
+    try:
+        return copy_events_to_output(cfg, batch_id, ol_run)
+    except Exception as exc:  # lineage must never sink a batch that has already published
+        logger.warning("lineage: could not copy the events next to the output: %s", exc)
+        return None
 
 
 def _prefect_version() -> str:

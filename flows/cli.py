@@ -44,7 +44,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", default=None, help="output root (default: out/)")
+    p.add_argument("--out", default=None, help="output root: a folder, or s3://bucket/prefix (default: out/)")
     p.add_argument("--config", default=None, help="settings TOML file")
     p.add_argument("--runner", choices=["threads", "processes", "dask"], default=None, help="task runner")
     p.add_argument("--workers", type=int, default=None, help="parallel workers")

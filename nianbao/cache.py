@@ -1,6 +1,7 @@
 """Local caches: fetched bytes by sha256, and finished report results by (sha256, year, parser version).
 
-Layout under the cache root (``settings.cache_dir``, default ``<out_dir>/.cache``)::
+Layout under the cache root (``settings.cache_dir``, default ``<out_dir>/.cache``; for an object
+store output, ``~/.cache/nianbao/<scheme>/<bucket>/<prefix>/.cache``)::
 
     sha256/<hh>/<sha256>          the bytes of a downloaded input (content-addressed)
     urls/<hh>/<sha256(uri)>.json  which bytes a URL served last (so a rerun does not download again)
@@ -39,8 +40,8 @@ DETERMINISTIC_ERRORS = frozenset({"not_a_report", "unsupported_format", "empty_f
 
 
 def cache_root(settings: Settings) -> Path:
-    """Given the settings, return the cache root (``cache_dir``, else ``<out_dir>/.cache``)."""
-    return Path(settings.cache_dir) if settings.cache_dir else Path(settings.out_dir) / ".cache"
+    """Given the settings, return the cache root (``cache_dir``, else ``.cache`` in the local state folder)."""
+    return Path(settings.cache_dir) if settings.cache_dir else settings.local_dir() / ".cache"
 
 
 def sha256_file(path: str | Path) -> tuple[str, int]:

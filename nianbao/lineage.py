@@ -3,12 +3,13 @@
 * ``<out>/_manifests/<batch_id>.json``: every input (uri, sha256, size, how it was obtained,
   whether its result came from the cache), every output file (dataset, year, path, rows, bytes,
   sha256, and the ``report_id`` of each input it was derived from), parser and code versions,
-  timings and the Prefect flow run id. Written atomically.
+  timings and the Prefect flow run id. Written atomically (on an object store too).
 * OpenLineage ``START`` / ``COMPLETE`` (``FAIL`` on error) run events of the job
   ``nianbao.annual-batch``: inputs are the report files (version facet = sha256), outputs are
   the published partitions (schema, output statistics, and a dataset-level ``columnLineage``
   facet naming the inputs each partition was derived from). They go to a JSON-lines file
-  (``settings.lineage_file``, default ``<out>/_lineage/events.jsonl``) and, when
+  (``settings.lineage_file``, default ``<out>/_lineage/events.jsonl``; for an object store output
+  a local file, the run's events then copied to ``<out>/_lineage/<batch_id>.jsonl``) and, when
   ``OPENLINEAGE_URL`` is set, to that HTTP endpoint too (Marquez: ``http://host:5000``; optional
   ``OPENLINEAGE_ENDPOINT``, ``OPENLINEAGE_API_KEY``). ``OPENLINEAGE_DISABLED=true`` turns the
   events off (the manifest is always written).
@@ -28,6 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from nianbao import PARSER_VERSION, __version__
+from nianbao.objectstore import is_remote, open_store, write_json
 from nianbao.settings import Settings
 
 NAMESPACE = "nianbao"
@@ -120,8 +122,11 @@ def manifest_path(out_dir: str | Path, batch_id: str) -> Path:
     return Path(out_dir) / "_manifests" / f"{batch_id}.json"
 
 
-def write_manifest(out_dir: str | Path, manifest: dict[str, Any]) -> Path:
-    """Write the manifest to ``<out>/_manifests/<batch_id>.json`` (temp file + rename)."""
+def write_manifest(out_dir: str | Path, manifest: dict[str, Any], settings: Settings | None = None) -> str:
+    """Write the manifest to ``<out>/_manifests/<batch_id>.json`` (local: temp file + rename; object
+    store: one PUT); return where it went."""
+    if is_remote(out_dir):
+        return write_json(open_store(str(out_dir), settings), f"_manifests/{manifest['batch_id']}.json", manifest)
     path = manifest_path(out_dir, manifest["batch_id"])
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".manifest.")
@@ -134,14 +139,30 @@ def write_manifest(out_dir: str | Path, manifest: dict[str, Any]) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
+    return str(path.resolve())
 
 
-def read_manifests(out_dir: str | Path) -> list[dict[str, Any]]:
+def read_manifests(out_dir: str | Path, settings: Settings | None = None) -> list[dict[str, Any]]:
     """All manifests under ``<out>/_manifests``, oldest first."""
-    d = Path(out_dir) / "_manifests"
-    found = [json.loads(p.read_text(encoding="utf-8")) for p in d.glob("*.json")] if d.exists() else []
+    if is_remote(out_dir):
+        store = open_store(str(out_dir), settings)
+        found = [json.loads(store.get(o.key)) for o in store.list("_manifests") if o.key.endswith(".json")]
+    else:
+        d = Path(out_dir) / "_manifests"
+        found = [json.loads(p.read_text(encoding="utf-8")) for p in d.glob("*.json")] if d.exists() else []
     return sorted(found, key=lambda m: m.get("started_at") or "")
+
+
+def copy_events_to_output(settings: Settings, batch_id: str, run_id: str) -> str | None:
+    """For an object store output, put this run's OpenLineage events next to the data as
+    ``<out>/_lineage/<batch_id>.jsonl`` (the file transport needs a local file); return its URI."""
+    if not settings.out_is_remote:
+        return None
+    events = [e for e in read_events(lineage_file(settings)) if e.get("run", {}).get("runId") == run_id]
+    body = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events).encode("utf-8")
+    store = open_store(settings.out_dir, settings)
+    store.put(f"_lineage/{batch_id}.jsonl", body)
+    return store.uri_of(f"_lineage/{batch_id}.jsonl")
 
 
 # --- OpenLineage ---------------------------------------------------------------------------
@@ -243,7 +264,7 @@ def run_event(state: str, *, run_id: str, event_time: str, inputs: list[dict[str
 def lineage_file(settings: Settings) -> Path:
     if settings.lineage_file:
         return Path(settings.lineage_file)
-    return Path(settings.out_dir) / "_lineage" / "events.jsonl"
+    return settings.local_dir() / "_lineage" / "events.jsonl"
 
 
 def _clients(settings: Settings) -> list[Any]:

@@ -9,6 +9,9 @@ written completely under ``<out>/.staging/<batch_id>/`` (outside every dataset r
 the live one by an atomic ``renameat2(RENAME_EXCHANGE)`` (two renames where unavailable). A
 publish interrupted after its marker is rolled forward by the next publish; one interrupted
 before is discarded. Readers never see a half-written partition.
+
+An object store output (``s3://...``) has no rename: ``write_partitions_to_store`` publishes the
+same bytes through a commit log instead (``nianbao.objectstore``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import fcntl
+import io
 import json
 import os
 import shutil
@@ -30,6 +34,7 @@ from typing import Any
 import polars as pl
 from pandera.errors import SchemaErrors
 
+from nianbao.objectstore import ObjectStore, is_remote, open_store, publish_to_store, read_store_dataset
 from nianbao.pipeline import ReportResult
 from nianbao.schemas import DATASET_NAMES, DATASETS, pandera_schema, polars_schema
 from nianbao.template import TABLE_KEY_COLUMNS, TABLES
@@ -254,29 +259,38 @@ def write_partitions(frames: dict[str, pl.DataFrame], out: Path, years: list[int
         return files
 
 
-def _write_locked(frames: dict[str, pl.DataFrame], out: Path, years: list[int], batch_id: str,
-                  metadata: dict[str, str] | None) -> list[dict[str, Any]]:
-    stage = out / STAGING / batch_id
-    if stage.exists():
-        shutil.rmtree(stage)
-    files: list[dict[str, Any]] = []
-    meta = {"nianbao": json.dumps(metadata or {}, ensure_ascii=False)}
+def _partitions(frames: dict[str, pl.DataFrame], years: list[int]) -> Iterator[tuple[str, int, pl.DataFrame]]:
+    """Every (dataset, year) partition, rows in a stable order (so equal data gives equal bytes)."""
     for name in DATASET_NAMES:
         df = frames[name]
         for year in years:
             part = df.filter(pl.col("report_year") == year)
             sort_cols = [c for c in ("report_id", *TABLE_KEY_COLUMNS.get(name, ()), "section_no", "check", "key1",
                                      "key2") if c in part.columns]
-            part = part.sort(sort_cols, nulls_last=True, maintain_order=True)
-            pdir = stage / name / f"report_year={year}"
-            pdir.mkdir(parents=True, exist_ok=True)
-            path = pdir / f"part-{batch_id}.parquet"
-            part.write_parquet(path, compression="zstd", statistics=True, metadata=meta)
-            with open(path, "rb") as fh:
-                os.fsync(fh.fileno())
-            live = out / name / f"report_year={year}" / path.name
-            files.append({"dataset": name, "report_year": year, "path": str(live), "rows": part.height,
-                          "bytes": path.stat().st_size})
+            yield name, year, part.sort(sort_cols, nulls_last=True, maintain_order=True)
+
+
+def _parquet_metadata(metadata: dict[str, str] | None) -> dict[str, str]:
+    return {"nianbao": json.dumps(metadata or {}, ensure_ascii=False)}
+
+
+def _write_locked(frames: dict[str, pl.DataFrame], out: Path, years: list[int], batch_id: str,
+                  metadata: dict[str, str] | None) -> list[dict[str, Any]]:
+    stage = out / STAGING / batch_id
+    if stage.exists():
+        shutil.rmtree(stage)
+    files: list[dict[str, Any]] = []
+    meta = _parquet_metadata(metadata)
+    for name, year, part in _partitions(frames, years):
+        pdir = stage / name / f"report_year={year}"
+        pdir.mkdir(parents=True, exist_ok=True)
+        path = pdir / f"part-{batch_id}.parquet"
+        part.write_parquet(path, compression="zstd", statistics=True, metadata=meta)
+        with open(path, "rb") as fh:
+            os.fsync(fh.fileno())
+        live = out / name / f"report_year={year}" / path.name
+        files.append({"dataset": name, "report_year": year, "path": str(live), "rows": part.height,
+                      "bytes": path.stat().st_size})
     marker = {"datasets": list(DATASET_NAMES), "years": years, "batch_id": batch_id}
     tmp = stage / "COMMIT.tmp"
     tmp.write_text(json.dumps(marker))
@@ -288,9 +302,27 @@ def _write_locked(frames: dict[str, pl.DataFrame], out: Path, years: list[int], 
     return files
 
 
-def read_dataset(out: Path, name: str) -> pl.DataFrame:
-    """Read a published dataset back (hive partitions; hidden staging never included)."""
-    root = out / name
+def write_partitions_to_store(frames: dict[str, pl.DataFrame], store: ObjectStore, years: list[int],
+                              batch_id: str, metadata: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Write the frames' rows of ``years`` to an object store (stage, commit record, roll forward; see
+    ``nianbao.objectstore``); return the files written with their sha256. Same bytes as a local publish."""
+    meta = _parquet_metadata(metadata)
+
+    def encoded() -> Iterator[tuple[str, int, int, bytes]]:
+        for name, year, part in _partitions(frames, years):
+            buf = io.BytesIO()
+            part.write_parquet(buf, compression="zstd", statistics=True, metadata=meta)
+            yield name, year, part.height, buf.getvalue()
+
+    return publish_to_store(store, encoded(), batch_id, sorted(set(years)), list(DATASET_NAMES))
+
+
+def read_dataset(out: Path | str, name: str, settings: Any = None) -> pl.DataFrame:
+    """Read a published dataset back (hive partitions; staging never included). ``out`` may be an
+    object store URI (``settings`` then gives its endpoint)."""
+    if is_remote(out):
+        return read_store_dataset(open_store(str(out), settings), name, polars_schema(name))
+    root = Path(out) / name
     if not root.exists():
         return pl.DataFrame(schema=polars_schema(name))
     files = sorted(str(p) for p in root.glob("report_year=*/*.parquet"))
@@ -307,4 +339,5 @@ __all__ = [
     "recover",
     "validate_frames",
     "write_partitions",
+    "write_partitions_to_store",
 ]

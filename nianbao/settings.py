@@ -17,7 +17,7 @@ from nianbao.errors import SettingsError
 
 @dataclass(frozen=True)
 class Settings:
-    out_dir: str = "out"
+    out_dir: str = "out"  # a local folder, or an object store URI such as s3://bucket/prefix
     max_file_bytes: int = 200 * 1024 * 1024
     max_pages: int = 500
     report_timeout_seconds: float = 600.0
@@ -29,6 +29,8 @@ class Settings:
     download_retries: int = 3
     lineage_file: str | None = None  # OpenLineage events (JSON lines); None: <out_dir>/_lineage/events.jsonl
     progress: bool = True
+    s3_endpoint_url: str | None = None  # an S3-compatible server (MinIO, moto...); None: AWS_ENDPOINT_URL or AWS
+    s3_region: str | None = None  # None: AWS_REGION / AWS_DEFAULT_REGION, else us-east-1
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """Return a copy with the given keys replaced (validated like every other source)."""
@@ -36,6 +38,21 @@ class Settings:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def out_is_remote(self) -> bool:
+        """True when ``out_dir`` is an object store URI (``s3://...``) rather than a local folder."""
+        return "://" in self.out_dir and not self.out_dir.startswith("file://")
+
+    def local_dir(self) -> Path:
+        """Given the settings, return where local state (download and result caches, lineage events)
+        lives by default: the output folder, or for an object store output
+        ``$XDG_CACHE_HOME/nianbao/<bucket>/<prefix>`` (default ``~/.cache/nianbao/...``)."""
+        if not self.out_is_remote:
+            return Path(self.out_dir.removeprefix("file://"))
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nianbao"
+        scheme, _, rest = self.out_dir.partition("://")
+        return base / scheme / rest.strip("/").replace("..", "_")
 
 
 _CHOICES = {"task_runner": ("threads", "processes", "dask")}

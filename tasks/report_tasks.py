@@ -7,7 +7,8 @@ so the batch goes on.
   never the bytes, so a Dask or process runner ships little.
 * ``process_report``: the report's result from the result cache (same bytes, year and parser
   version), else parsed in an isolated child process cut off after ``report_timeout_seconds``.
-* ``publish``: build, validate and atomically write the partitions; hash every file written.
+* ``publish``: build, validate and atomically write the partitions (local folder or object store);
+  hash every file written.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ import nianbao
 from nianbao import sources
 from nianbao.cache import ResultCache, cacheable, rebind, result_key, sha256_file
 from nianbao.errors import FileTooLargeError
+from nianbao.objectstore import is_remote, open_store
 from nianbao.pipeline import ReportResult
-from nianbao.publish import Lineage, build_frames, validate_frames, write_partitions
+from nianbao.publish import Lineage, build_frames, validate_frames, write_partitions, write_partitions_to_store
 from nianbao.settings import Settings
 from nianbao.sources import SourceItem
 from tasks.isolation import process_isolated
@@ -163,17 +165,23 @@ def process_report(ingested: Ingested, settings: Settings, year: int | None, lab
 
 
 def publish_batch(results: list[ReportResult], year_of: dict[str, int], years: list[int], out_dir: str,
-                  batch_id: str, flow_run_id: str | None, metadata: dict[str, str]) -> list[dict[str, Any]]:
-    """Build, validate and write the partitions; return the files with their sha256 and the inputs of each."""
+                  batch_id: str, flow_run_id: str | None, metadata: dict[str, str],
+                  settings: Settings | None = None) -> list[dict[str, Any]]:
+    """Build, validate and write the partitions (a local folder, or an object store such as ``s3://``);
+    return the files with their sha256 and the inputs of each."""
     lineage = Lineage(batch_id, flow_run_id)
     frames = validate_frames(build_frames(results, year_of, lineage), lineage,
                              results[0].parser_version if results else nianbao.PARSER_VERSION)
-    files = write_partitions(frames, Path(out_dir), years, batch_id, metadata)
+    if is_remote(out_dir):
+        files = write_partitions_to_store(frames, open_store(out_dir, settings), years, batch_id, metadata)
+    else:
+        files = write_partitions(frames, Path(out_dir), years, batch_id, metadata)
+        for f in files:
+            f["sha256"] = sha256_file(f["path"])[0]
     inputs_of: dict[int, list[str]] = {}
     for report_id, y in year_of.items():
         inputs_of.setdefault(y, []).append(report_id)
     for f in files:
-        f["sha256"] = sha256_file(f["path"])[0]
         f["inputs"] = sorted(inputs_of.get(f["report_year"], []))
     return files
 
@@ -181,9 +189,11 @@ def publish_batch(results: list[ReportResult], year_of: dict[str, int], years: l
 @task(name="publish", cache_policy=NO_CACHE, persist_result=False, retries=2, retry_delay_seconds=[1, 5],
       retry_condition_fn=lambda t, r, s: _is_os_error(s))
 def publish(results: list[ReportResult], year_of: dict[str, int], years: list[int], out_dir: str, batch_id: str,
-            flow_run_id: str | None, metadata: dict[str, str]) -> list[dict[str, Any]]:
-    """Build, validate and atomically write the year partitions; retried only on I/O errors."""
-    files = publish_batch(results, year_of, years, out_dir, batch_id, flow_run_id, metadata)
+            flow_run_id: str | None, metadata: dict[str, str], settings: Settings | None = None
+            ) -> list[dict[str, Any]]:
+    """Build, validate and atomically write the year partitions; retried only on I/O errors (a full
+    disk, an object store that stays unreachable after its own retries), never on bad data."""
+    files = publish_batch(results, year_of, years, out_dir, batch_id, flow_run_id, metadata, settings)
     get_run_logger().info("published %d files for years %s under %s", len(files), years, out_dir)
     return files
 
