@@ -74,3 +74,19 @@ def test_published_column_names_follow_template_md() -> None:
         for col in ("report_id", "value", "value_kind", "raw", "parser_version", "batch_id", "flow_run_id", "page"):
             assert col in names
     assert Path(ROOT / "nianbao" / "template.py").exists()
+
+
+def test_every_test_named_in_the_reliability_doc_exists() -> None:
+    import re
+
+    doc = (ROOT / "docs" / "reliability.md").read_text(encoding="utf-8")
+    legend = dict(re.findall(r"`([A-Z])` = `(test_\w+\.py)`", doc))
+    assert {"R", "P", "O"} <= set(legend)
+    named = re.findall(r"`(?:([A-Z])::|(test_\w+\.py)::)(test_\w+)", doc)
+    assert len(named) >= 20
+    missing = []
+    for letter, module, test in named:
+        source = (ROOT / "tests" / (legend[letter] if letter else module)).read_text(encoding="utf-8")
+        if not re.search(rf"^def {test}\(", source, re.M):
+            missing.append(f"{letter or module}::{test}")
+    assert missing == [], f"docs/reliability.md names tests that do not exist: {missing}"
