@@ -21,6 +21,7 @@ class Settings:
     max_file_bytes: int = 200 * 1024 * 1024
     max_pages: int = 500
     report_timeout_seconds: float = 600.0
+    report_memory_mb: int = 4096  # address space of the parsing child (flow only); 0: no cap
     task_runner: str = "threads"  # threads | processes | dask
     max_workers: int = 2
     dask_address: str | None = None  # an existing Dask scheduler; None starts a local cluster

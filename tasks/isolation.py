@@ -47,6 +47,10 @@ class IsolationCrash(IsolationError):
     pass
 
 
+class IsolationMemoryLimit(IsolationError):
+    """The target ran out of the memory the child is allowed (``report_memory_mb``)."""
+
+
 class ChildError(IsolationError):
     """The target raised in the child; the message carries its type, message and traceback."""
 
@@ -69,10 +73,11 @@ class _Worker:
 
     MAX_CALLS = 200  # recycle: a long-lived parser process must not accumulate memory
 
-    def __init__(self) -> None:
+    def __init__(self, memory_mb: int = 0) -> None:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_ROOT, env.get("PYTHONPATH")) if p)
-        self.proc = subprocess.Popen([sys.executable, "-m", "tasks.isolation", "--serve"], env=env,
+        self.memory_mb = memory_mb
+        self.proc = subprocess.Popen([sys.executable, "-m", "tasks.isolation", "--serve", str(memory_mb)], env=env,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                      start_new_session=True)
         self.calls = 0
@@ -119,13 +124,14 @@ _IDLE: list[_Worker] = []
 _IDLE_LOCK = threading.Lock()
 
 
-def _checkout() -> _Worker:
+def _checkout(memory_mb: int) -> _Worker:
     with _IDLE_LOCK:
-        while _IDLE:
-            w = _IDLE.pop()
-            if w.alive():
-                return w
-    return _Worker()
+        for i in range(len(_IDLE) - 1, -1, -1):
+            if _IDLE[i].memory_mb == memory_mb:
+                w = _IDLE.pop(i)
+                if w.alive():
+                    return w
+    return _Worker(memory_mb)
 
 
 def _checkin(w: _Worker) -> None:
@@ -144,20 +150,25 @@ def _shutdown() -> None:
 
 
 def call_isolated(target: str, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None, *,
-                  timeout: float) -> Any:
+                  timeout: float, memory_mb: int = 0) -> Any:
     """Given ``"module:function"`` and picklable arguments, call it in a warm child process and return
     its (picklable) value. Raises ``IsolationTimeout`` after ``timeout`` seconds (the child's whole
     process group is killed), ``IsolationCrash`` when the child dies without a value, and
-    ``ChildError`` when the function raised. Children are reused between calls (one per concurrent
-    call, recycled every ``_Worker.MAX_CALLS``), so a report costs no interpreter start-up."""
+    ``ChildError`` when the function raised, ``IsolationMemoryLimit`` when it ran out of the
+    ``memory_mb`` megabytes of address space the child is allowed (0: no cap; the child is replaced).
+    Children are reused between calls (one per concurrent call, recycled every ``_Worker.MAX_CALLS``),
+    so a report costs no interpreter start-up."""
     request = pickle.dumps((target, args, kwargs or {}), protocol=pickle.HIGHEST_PROTOCOL)
-    worker = _checkout()
+    worker = _checkout(memory_mb)
     try:
         kind, value = worker.call(request, timeout)
     except BaseException:
         if worker.proc.poll() is None:
             worker.kill()
         raise
+    if kind == "memory":
+        worker.kill()  # its heap may be fragmented or half-freed: start the next call afresh
+        raise IsolationMemoryLimit(value)
     _checkin(worker)
     if kind == "error":
         raise ChildError(value)
@@ -171,8 +182,20 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
         proc.kill()
 
 
-def _serve() -> int:
+def _limit_memory(memory_mb: int) -> None:
+    """Cap the child's address space (inherited by converters it starts, e.g. LibreOffice): a page
+    that makes pdfminer's object lists grow without end fails with MemoryError instead of taking
+    the machine's memory while it waits for its timeout."""
+    if memory_mb > 0:
+        import resource
+
+        limit = memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _serve(memory_mb: int = 0) -> int:
     """The child's loop: read a request, run it, write the reply; exit on EOF."""
+    _limit_memory(memory_mb)
     channel_out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # prints from parsers go to stderr, never into the reply channel
     channel_in = sys.stdin.buffer
@@ -186,6 +209,8 @@ def _serve() -> int:
         try:
             fn = getattr(importlib.import_module(mod_name), fn_name)
             payload: tuple[str, Any] = ("ok", fn(*args, **kwargs))
+        except MemoryError:
+            payload = ("memory", f"the parser needed more than the {memory_mb} MB it is allowed")
         except Exception as exc:
             payload = ("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}")
         try:
@@ -206,10 +231,11 @@ def parse_file(path: str, source_uri: str, max_file_bytes: int, max_pages: int) 
 
 
 def process_isolated(path: str, source_uri: str, *, report_id: str, size: int, max_file_bytes: int, max_pages: int,
-                     timeout: float) -> Any:
+                     timeout: float, memory_mb: int = 0) -> Any:
     """Given a local file holding a report's bytes, return its ``ReportResult``, parsed in a child process
-    cut off after ``timeout`` seconds (``timeout <= 0``: parsed in this process, no isolation). Never raises
-    for a bad input: a timeout, a crash or an error in the child becomes a failed result."""
+    cut off after ``timeout`` seconds and limited to ``memory_mb`` MB of address space (``timeout <= 0``:
+    parsed in this process, no isolation). Never raises for a bad input: a timeout, a crash, running out
+    of memory or an error in the child becomes a failed result."""
     from nianbao.pipeline import ReportResult, sniff_format
 
     if timeout <= 0:
@@ -217,9 +243,10 @@ def process_isolated(path: str, source_uri: str, *, report_id: str, size: int, m
     started = time.perf_counter()
     try:
         return call_isolated("tasks.isolation:parse_file", (path, source_uri, max_file_bytes, max_pages),
-                             timeout=timeout)
+                             timeout=timeout, memory_mb=memory_mb)
     except IsolationError as exc:
-        code = {IsolationTimeout: "timeout", IsolationCrash: "crashed"}.get(type(exc), "internal_error")
+        code = {IsolationTimeout: "timeout", IsolationCrash: "crashed",
+                IsolationMemoryLimit: "memory_limit"}.get(type(exc), "internal_error")
         fmt = None
         try:
             with open(path, "rb") as fh:
@@ -227,8 +254,13 @@ def process_isolated(path: str, source_uri: str, *, report_id: str, size: int, m
             fmt = sniff_format(head, source_uri)
         except Exception:
             fmt = None
+        if code == "crashed" and memory_mb > 0:
+            # Some allocations fail with an abort rather than MemoryError; the cap is the likely cause.
+            exc = IsolationCrash(f"{exc}; the parsing process is limited to {memory_mb} MB of memory "
+                                 "(`report_memory_mb`): raise it if the file is genuine")
         hint = {"timeout": "raise `report_timeout_seconds` if the file is genuine, or report it as a bug",
-                "crashed": "the parser crashed on this file; please report it as a bug"}.get(
+                "crashed": "the parser crashed on this file; please report it as a bug",
+                "memory_limit": "raise `report_memory_mb` if the file is genuine, or report it as a bug"}.get(
                     code, "please file a bug with this file")
         return ReportResult(report_id=report_id, source_uri=source_uri, source_format=fmt, source_bytes=size,
                             status="failed", error=code,
@@ -237,4 +269,4 @@ def process_isolated(path: str, source_uri: str, *, report_id: str, size: int, m
 
 
 if __name__ == "__main__":
-    sys.exit(_serve())
+    sys.exit(_serve(int(sys.argv[2]) if len(sys.argv) > 2 else 0))

@@ -140,8 +140,9 @@ def _process(ing: Ingested, settings: Settings, year: int | None, logger: Any) -
         return ReportOutcome(rebind(cached, ing.item.uri), ing, True)
     result: ReportResult = process_isolated(ing.path, ing.item.uri, report_id=ing.sha256, size=ing.size,
                                             max_file_bytes=settings.max_file_bytes, max_pages=settings.max_pages,
-                                            timeout=settings.report_timeout_seconds)
-    if result.error in ("timeout", "crashed") and logger is not None:
+                                            timeout=settings.report_timeout_seconds,
+                                            memory_mb=settings.report_memory_mb)
+    if result.error in ("timeout", "crashed", "memory_limit") and logger is not None:
         logger.error("%s: %s", ing.item.uri, result.error_message)
     if cacheable(result):
         try:

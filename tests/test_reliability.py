@@ -910,3 +910,31 @@ def test_a_failing_report_task_never_loses_the_others_results(tmp_path: Path, pr
         assert sorted(zip(got["row"], got["applicant"], got["value"].cast(pl.Float64), strict=True)) == sorted(
             (c.key1, c.key2, float(c.value) if c.value is not None else None) for c in want.cells
             if c.table == "applications")
+
+
+def test_a_page_that_eats_memory_is_stopped_by_the_memory_cap_before_its_timeout(tmp_path: Path) -> None:
+    """The spinning page grows pdfminer's object lists without end: with ``report_memory_mb`` the child
+    dies at the cap long before the time limit, the report says which limit to raise, the next one parses."""
+    from tasks.isolation import process_isolated
+
+    path = tmp_path / "spinning.pdf"
+    path.write_bytes(spinning_pdf())
+    started = time.perf_counter()
+    r = process_isolated(str(path), str(path), report_id="x" * 64, size=path.stat().st_size,
+                         max_file_bytes=Settings().max_file_bytes, max_pages=500, timeout=300.0, memory_mb=150)
+    assert time.perf_counter() - started < 200  # the 300 s timeout did not fire: the cap did
+    assert r.status == "failed" and r.error in ("crashed", "memory_limit"), (r.error, r.error_message)
+    assert "report_memory_mb" in r.error_message
+    good = tmp_path / "good.txt"
+    shutil.copy(GOOD_A, good)
+    after = process_isolated(str(good), str(good), report_id="y" * 64, size=good.stat().st_size,
+                             max_file_bytes=Settings().max_file_bytes, max_pages=500, timeout=60.0, memory_mb=150)
+    assert after.status == "ok" and after.cells
+
+
+def test_memory_error_in_the_child_is_reported_as_the_memory_limit() -> None:
+    from tasks.isolation import IsolationMemoryLimit, call_isolated
+
+    with pytest.raises(IsolationMemoryLimit, match="1024 MB"):
+        call_isolated("builtins:bytearray", (3 * 1024**3,), timeout=30, memory_mb=1024)
+    assert call_isolated("builtins:len", ("abc",), timeout=30, memory_mb=1024) == 3  # a fresh child serves on
