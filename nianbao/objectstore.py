@@ -116,6 +116,11 @@ class ObjectStore:
     def _path(self, key: str) -> str:
         return f"{self.root}/{key}" if key else self.root
 
+    def _key_of(self, path: str) -> str:
+        # fsspec filesystems may answer with a leading "/" (memory://), pyarrow's S3 without.
+        path, root = path.lstrip("/"), self.root.lstrip("/")
+        return path[len(root) + 1:] if path.startswith(root + "/") else path
+
     def uri_of(self, key: str) -> str:
         """Given a key, return its full URI."""
         return f"{self.uri}/{key}"
@@ -166,7 +171,7 @@ class ObjectStore:
             if info.type != pafs.FileType.File:
                 continue
             mtime = info.mtime.timestamp() if info.mtime is not None else None
-            out.append(ObjectInfo(info.path[len(self.root) + 1:], int(info.size or 0), mtime))
+            out.append(ObjectInfo(self._key_of(info.path), int(info.size or 0), mtime))
         return sorted(out, key=lambda o: o.key)
 
 

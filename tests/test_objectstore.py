@@ -279,6 +279,19 @@ def test_polars_reads_the_published_dataset_straight_from_the_bucket(bucket: str
     assert apps.sort(pl.all()).equals(read_dataset(f"s3://{bucket}/pub", "applications").sort(pl.all()))
 
 
+def test_a_scheme_pyarrow_does_not_know_goes_through_fsspec() -> None:
+    """fsspec's in-memory filesystem stands in for any fsspec driver (gcsfs, adlfs, ...)."""
+    uri = f"memory://nianbao-{uuid.uuid4().hex[:8]}/pub"
+    store = ObjectStore.open(uri)
+    assert type(store.fs).__name__ == "PyFileSystem"
+    _publish(store, SEEDS, "b1")
+    _publish(store, SEEDS, "b2")
+    assert all(files == ["part-b2.parquet"] for files in _parts(store, "reports").values())
+    got = read_dataset(uri, "applications")
+    assert got.height > 0 and set(got["batch_id"]) == {"b2"}
+    assert store.list(STAGING) == []
+
+
 def test_an_unreachable_store_fails_with_what_to_check(tmp_path: Path) -> None:
     frames, years = _frames(SEEDS[:1], "b1")
     store = ObjectStore.open("s3://nianbao-nowhere/pub", endpoint_url="http://127.0.0.1:9")
