@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +70,36 @@ def score_cells(cells: list, gold: dict) -> tuple[Score, list[str]]:
             s.wrong += 1
             mistakes.append(f"{key}: published {published}, gold {g['value']}")
     return s, mistakes
+
+
+# Columns that differ between two runs over the same inputs (which batch, which run, how long).
+LINEAGE_COLUMNS = ["batch_id", "flow_run_id", "seconds"]
+
+
+def published_frames(out: Path | str) -> dict:
+    """Given an output root (folder or object store URI), return every published dataset without the
+    run-dependent columns, rows in a canonical order: equal frames mean the same published data."""
+    from nianbao.publish import read_dataset
+    from nianbao.schemas import DATASET_NAMES
+
+    frames = {}
+    for name in DATASET_NAMES:
+        df = read_dataset(out, name)
+        df = df.drop([c for c in LINEAGE_COLUMNS if c in df.columns])
+        frames[name] = df.sort(df.columns, nulls_last=True)
+    return frames
+
+
+@pytest.fixture(autouse=True)
+def _prefect_logging_outlives_capsys(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """Prefect sets its logging up again whenever an in-process API app is made; inside a test that uses
+    capsys its console handler then keeps that test's stream, and every later test in the worker would
+    log into a closed file. After such a test, set it up again on the real stderr."""
+    yield
+    if "capsys" in request.fixturenames and "prefect" in sys.modules:
+        from prefect.logging.configuration import setup_logging
+
+        setup_logging(incremental=False)
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ from typing import Any
 
 import polars as pl
 import pytest
+from conftest import published_frames
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data" / "samples"
-LINEAGE_COLUMNS = ["batch_id", "flow_run_id", "seconds"]
 TIMEOUT = 10.0  # a normal report takes well under a second (plus ≈0.5 s to start its process)
 
 
@@ -46,18 +46,6 @@ def _run(inbox: Path, out: Path, **settings: Any) -> dict[str, Any]:
                                                                    settings=overrides)
 
 
-def _frames(out: Path) -> dict[str, pl.DataFrame]:
-    from nianbao.publish import read_dataset
-    from nianbao.schemas import DATASET_NAMES
-
-    frames = {}
-    for name in DATASET_NAMES:
-        df = read_dataset(out, name)
-        df = df.drop([c for c in LINEAGE_COLUMNS if c in df.columns])
-        frames[name] = df.sort(df.columns, nulls_last=True)
-    return frames
-
-
 def _check_timeout(out: Path, summary: dict[str, Any]) -> None:
     reports = pl.read_parquet(str(out / "reports" / "*" / "*.parquet"))
     huge = reports.filter(pl.col("source_uri").str.ends_with("huge-nuomin-2022.txt")).row(0, named=True)
@@ -86,7 +74,7 @@ def test_dask_runner_publishes_the_same_tables_and_cuts_off_a_hang(prefect_serve
     pids = {i["worker"].rsplit(":", 1)[1] for i in m_dask["inputs"]}
     assert str(os.getpid()) not in pids and 1 <= len(pids) <= 2  # ran on the cluster's worker processes
 
-    a, b = _frames(tmp_path / "threads"), _frames(tmp_path / "dask")
+    a, b = published_frames(tmp_path / "threads"), published_frames(tmp_path / "dask")
     for name in a:
         assert a[name].height > 0 or name == "reviews_litigation", name
         assert a[name].equals(b[name]), name

@@ -18,8 +18,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-import polars as pl
 import pytest
+from conftest import published_frames
 
 from nianbao.lineage import read_manifests
 from nianbao.publish import read_dataset
@@ -29,7 +29,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data" / "samples"
 GENERATED = ROOT / "tests" / "fixtures" / "generated"
 PREFECT = str(Path(sys.executable).parent / "prefect")
-LINEAGE_COLUMNS = ["batch_id", "flow_run_id", "seconds"]
 YEARS = [2021, 2022, 2023]
 
 # two backfills through a real server and worker: ≈6 min on a busy 2-core machine
@@ -141,15 +140,6 @@ def _trigger(stack: Stack, params: dict) -> str:
     return m.group(1)
 
 
-def _frames(out: Path) -> dict[str, pl.DataFrame]:
-    frames = {}
-    for name in DATASET_NAMES:
-        df = read_dataset(out, name)
-        df = df.drop([c for c in LINEAGE_COLUMNS if c in df.columns])
-        frames[name] = df.sort(df.columns, nulls_last=True)
-    return frames
-
-
 def test_backfill_deployment_end_to_end(tmp_path: Path) -> None:
     inbox, out = _inbox(tmp_path), tmp_path / "published"
     stack = Stack(tmp_path)
@@ -177,7 +167,7 @@ def test_backfill_deployment_end_to_end(tmp_path: Path) -> None:
         assert sorted(m["year"] for m in runs1) == YEARS
         assert all(m["cache"]["hits"] == 0 and m["cache"]["misses"] >= 1 for m in runs1)
         assert all(m["parent_flow_run_id"] for m in runs1)  # linked child runs of the backfill
-        before = _frames(out)
+        before = published_frames(out)
         assert before["reports"].height == sum(len(list((inbox / str(y)).iterdir())) for y in YEARS)
 
         second = stack.wait_run(_trigger(stack, params))
@@ -186,7 +176,7 @@ def test_backfill_deployment_end_to_end(tmp_path: Path) -> None:
         assert sorted(m["year"] for m in runs2) == YEARS
         for m in runs2:  # nothing parsed again: every report came from the result cache
             assert m["cache"]["misses"] == 0 and m["cache"]["hits"] == len(m["inputs"]) > 0, m["cache"]
-        after = _frames(out)
+        after = published_frames(out)
         for name in DATASET_NAMES:
             assert after[name].equals(before[name]), name
         # the published batch ids are the second run's

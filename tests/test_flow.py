@@ -13,10 +13,10 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from conftest import published_frames
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data" / "samples"
-LINEAGE_COLUMNS = ["batch_id", "flow_run_id", "seconds"]
 TEXTS = ["seed-000-mulan-liuhe-2022.txt", "seed-002-youyi-xinzhen-2021.txt", "seed-004-linjiang-huashu-2023.txt"]
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server")]
@@ -59,18 +59,6 @@ def _inbox(tmp_path: Path) -> Path:
     return inbox
 
 
-def _frames(out: Path) -> dict[str, pl.DataFrame]:
-    from nianbao.publish import read_dataset
-    from nianbao.schemas import DATASET_NAMES
-
-    frames = {}
-    for name in DATASET_NAMES:
-        df = read_dataset(out, name)
-        df = df.drop([c for c in LINEAGE_COLUMNS if c in df.columns])
-        frames[name] = df.sort(df.columns, nulls_last=True)
-    return frames
-
-
 def test_rerun_reuses_cached_results_and_publishes_the_same_data(tmp_path: Path, web: tuple[str, list[str]],
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     import flows.annual as annual
@@ -89,14 +77,14 @@ def test_rerun_reuses_cached_results_and_publishes_the_same_data(tmp_path: Path,
     assert len(lines) == 4 and all(line.startswith(("[1/4]", "[2/4]", "[3/4]", "[4/4]")) for line in lines)
     assert any("nuomin.txt: ok" in line for line in lines)
     assert requests == ["/nuomin.txt"]
-    before = _frames(out)
+    before = published_frames(out)
     _check_artifacts(first["flow_run_id"])
 
     second = annual.annual_batch(sources=sources, out=str(out))
     assert second["cache"] == {"hits": 4, "misses": 0}
     assert requests == ["/nuomin.txt"]  # the download cache served it: no second request
     assert "cached" in progress.getvalue().splitlines()[-1]
-    after = _frames(out)
+    after = published_frames(out)
     for name, df in before.items():
         assert after[name].equals(df), name
     assert set(pl.read_parquet(str(out / "reports" / "*" / "*.parquet"))["batch_id"]) == {second["batch_id"]}
@@ -106,7 +94,7 @@ def test_rerun_reuses_cached_results_and_publishes_the_same_data(tmp_path: Path,
     third = annual.annual_batch(sources=sources, out=str(out))
     assert third["cache"] == {"hits": 0, "misses": 4}
     assert requests == ["/nuomin.txt"]
-    assert _frames(out)["applications"].equals(before["applications"])
+    assert published_frames(out)["applications"].equals(before["applications"])
 
 
 def _check_artifacts(flow_run_id: str) -> None:
@@ -137,7 +125,8 @@ def test_local_backfill_command(tmp_path: Path, capsys: pytest.CaptureFixture[st
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     assert sorted(p.name for p in (out / "reports").iterdir()) == [f"report_year={y}" for y in (2021, 2022, 2023)]
-    assert captured.err.count("[1/1]") == 3  # one progress line per report on the terminal
+    # One progress line per report on the terminal (log records that quote it do not start with it).
+    assert sum(line.startswith("[1/1] ") for line in captured.err.splitlines()) == 3
     for year in ("2021", "2022", "2023"):
         assert f"  {year}: completed: 1 reports" in captured.out
     reports = pl.read_parquet(str(out / "reports" / "*" / "*.parquet"))
