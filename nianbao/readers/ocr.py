@@ -38,7 +38,7 @@ from nianbao.readers import pdf as _pdf
 __all__ = ["DPI", "INSTALL_HINT", "ocr_missing", "read_scanned_pdf"]
 
 DPI = 300
-_PSM = "4"  # one column of text of variable sizes: keeps table rows as lines (6 drops more lone digits)
+_PSM = os.environ.get("NIANBAO_OCR_PSM", "4")  # one column of text of variable sizes: keeps table rows as lines (6 drops more lone digits)
 INSTALL_HINT = "apt-get install tesseract-ocr tesseract-ocr-chi-sim"
 _PT = 72.0 / DPI  # points per pixel
 _DARK = 160  # grey level below which a pixel is ink
@@ -46,6 +46,7 @@ _MIN_H_PT = 20.0  # a horizontal rule piece is at least this long (longer than a
 _MIN_V_PT = 12.0  # vertical: longer than the strokes of body-size characters
 _HALO = 2  # pixel lines erased on each side of a table rule
 _LANG = "chi_sim"
+_MIN_INK = 12  # ink pixels that make an empty-looking cell worth a second look (specks are fewer)
 _TIMEOUT_S = 300.0  # per page; a page that takes longer is reported, not waited for
 
 
@@ -175,6 +176,65 @@ def _chars(tsv: str) -> list[_pdf._Ch]:
     return out
 
 
+def _ink(img: Image.Image) -> int:
+    """Number of ink pixels of a binarised image."""
+    return img.histogram()[0]
+
+
+def _read_empty_cells(clean: Image.Image, chars: list[_pdf._Ch], hs: list[_pdf._Rule], vs: list[_pdf._Rule],
+                      tmp: Path, page_no: int) -> list[_pdf._Ch]:
+    """Given the first pass's characters, return characters read in ruled-table cells that pass left empty
+    although they hold ink. tesseract's page layout drops lone digits in wide, sparse rows; so the inked
+    empty cells are cut out, stacked one per line in a second image and read in one more run, each line
+    mapped back to its cell. Cells the first pass read are never changed."""
+    lats = _pdf._lattices(hs, vs)
+    read: set[int] = set()
+    for c in chars:
+        for lat in lats:
+            cell = lat.locate(c.cx, c.cy)
+            if cell is not None:
+                read.add(id(cell))
+                break
+    inset = _HALO + 3
+    crops: list[tuple[Image.Image, _pdf._LCell]] = []
+    for lat in lats:
+        for cell in lat.cells:
+            if id(cell) in read:
+                continue
+            x0, top, x1, bottom = (round(v / _PT) for v in cell.bbox)
+            if x1 - x0 <= 2 * inset or bottom - top <= 2 * inset:
+                continue
+            crop = clean.crop((x0 + inset, top + inset, x1 - inset, bottom - inset))
+            if _ink(crop) >= _MIN_INK:
+                crops.append((crop, cell))
+    if not crops:
+        return []
+    gap = 40
+    width = max(c.size[0] for c, _ in crops) + 2 * gap
+    height = sum(c.size[1] + gap for c, _ in crops) + gap
+    mosaic = Image.new("L", (width, height), 255)
+    slots: list[tuple[int, int, _pdf._LCell]] = []  # (y0, y1) in the mosaic, the cell
+    y = gap
+    for crop, cell in crops:
+        mosaic.paste(crop, (gap, y))
+        slots.append((y, y + crop.size[1], cell))
+        y += crop.size[1] + gap
+    png = tmp / f"cells-{page_no}.png"
+    mosaic.save(png)
+    out: list[_pdf._Ch] = []
+    # A digit-friendly pass: in a value cell the first pass left empty, a round glyph is 0, not O or 〇.
+    for c in _chars(_tesseract_tsv(png, "-l", _LANG, "--psm", "6", "-c", "tessedit_char_whitelist=0123456789/-.")):
+        cy = c.cy / _PT
+        slot = next((s for s in slots if s[0] <= cy <= s[1]), None)
+        if slot is None:
+            continue
+        y0, _, cell = slot
+        dx = cell.bbox[0] + (inset - gap) * _PT
+        dy = cell.bbox[1] + (inset - y0) * _PT
+        out.append(_pdf._Ch(c.text, c.x0 + dx, c.x1 + dx, c.top + dy, c.bottom + dy, c.size))
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # Entry point
 # --------------------------------------------------------------------------------------------
@@ -186,6 +246,7 @@ def _read_page(img: Image.Image, page_no: int, height_pt: float, tmp: Path,
     png = tmp / f"page-{page_no}.png"
     clean.save(png)
     chars = _chars(_tesseract_tsv(png, "-l", _LANG, "--psm", _PSM))
+    chars.extend(_read_empty_cells(clean, chars, hs, vs, tmp, page_no))
     problems: list[ReaderProblem] = []
     if not chars:
         problems.append(ReaderProblem("ocr_empty_page", f"page {page_no}: OCR found no text", page_no))
