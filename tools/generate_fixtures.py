@@ -51,6 +51,11 @@ with a private profile and tools/fontconfig/fonts.conf, which maps
 encrypted PDF (user password "nianbao"), a truncated PDF, a zero-byte file, a text file named .pdf
 and a PDF whose fonts have no ToUnicode map (text extracts as (cid:N)); expected.json there says
 what each is.
+
+--scan writes image-only scans of some of the PDFs in --out to --scan-out (default tests/fixtures/scanned;
+see SCANS): pages rendered at 200 dpi, black and white (CCITT G4), no text layer, with the source's gold
+JSON (``variant: "scan"``); one copy has a digit of table 3 painted over with another digit, as an OCR
+misreading would give it (its gold keeps the printed value). Needs the fonts-wqy-zenhei font for that digit.
 """
 from __future__ import annotations
 

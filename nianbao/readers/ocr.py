@@ -38,7 +38,7 @@ from nianbao.readers import pdf as _pdf
 __all__ = ["DPI", "INSTALL_HINT", "ocr_missing", "read_scanned_pdf"]
 
 DPI = 300
-_PSM = os.environ.get("NIANBAO_OCR_PSM", "4")  # one column of text of variable sizes: keeps table rows as lines (6 drops more lone digits)
+_PSM = "4"  # one column of text of variable sizes: keeps table rows as lines (6 drops more lone digits)
 INSTALL_HINT = "apt-get install tesseract-ocr tesseract-ocr-chi-sim"
 _PT = 72.0 / DPI  # points per pixel
 _DARK = 160  # grey level below which a pixel is ink
