@@ -6,7 +6,9 @@ OCR misreads digits (3↔8, 1↔7, a lost 0) and nothing in a single cell shows 
 
 * the template has identities for it: ``applications`` and ``reviews_litigation``. ``proactive_disclosure``
   has none (its columns are independent counts), so it is **never** published from OCR;
-* the table has no error of its own (a row left out or unmapped, a failed identity, a value count);
+* the table has no error of its own (a row left out or unmapped, a failed identity, a value count) and no
+  doubt about its row labels (rows mapped by position, a duplicate or unknown row: two rows exchanged
+  keep every identity balanced);
 * every cell is a number, a blank or "/" (no text where a number belongs), none was recovered by an
   identity (that would make its own row balance by construction);
 * every equation of the table can be evaluated (all its cells present, its total printed) and balances;
@@ -25,6 +27,9 @@ from nianbao.identities import Equation, Key, equations
 from nianbao.mapping import CellValue, Problem, TableResult
 
 CHECKED_TABLES = ("applications", "reviews_litigation")  # tables the identities cover cell by cell
+# Warnings that a row's label was not read as printed. The identities cannot catch two rows exchanged
+# (the column sums stay the same), so an OCR'd table with any of these is withheld.
+_MAPPING_DOUBTS = frozenset({"rows_mapped_by_position", "row_not_in_template", "duplicate_row", "rows_missing"})
 
 
 def read_by_ocr_issue() -> Problem:
@@ -40,7 +45,7 @@ def _why_unverified(table: str, cells: list[CellValue], problems: list[Problem],
     """Given one table's OCR'd cells, return why they cannot be published, or None when they can."""
     if table not in CHECKED_TABLES:
         return "the template has no identities for this table, so an OCR misreading could not be detected"
-    errors = [p for p in problems if p.table == table and p.severity == "error"]
+    errors = [p for p in problems if p.table == table and (p.severity == "error" or p.check in _MAPPING_DOUBTS)]
     if errors:
         return f"{len(errors)} problem(s) in the table ({', '.join(sorted({p.check for p in errors}))})"
     if any(c.kind == "text" for c in cells):

@@ -167,3 +167,6 @@ def test_gate_publishes_a_table_only_when_every_identity_is_evaluated_and_balanc
     assert {c.table for c in out} == {"reviews_litigation"}
     assert any(p.check == "ocr_unverified" and p.table == "applications" and "applications_row_total" in p.message
                for p in problems)
+    # rows mapped by template order: an exchange of two rows would keep every identity balanced
+    doubt = Problem("rows_mapped_by_position", "warning", "applications", "10 rows mapped by template order")
+    assert {c.table for c in gate_ocr(tables, cells, [doubt])[0]} == {"reviews_litigation"}
