@@ -33,10 +33,10 @@ from nianbao.settings import Settings
 CHUNK = 1 << 16
 
 # Failures that depend only on the bytes (and the parser): cached like successes. Everything else
-# (timeouts, crashes, internal errors, limits set in the settings, a missing converter, download
-# errors) is retried on the next run.
+# (timeouts, crashes, internal errors, limits set in the settings, a missing converter or OCR engine
+# (needs_ocr: tesseract missing or the `ocr` setting off), download errors) is retried on the next run.
 DETERMINISTIC_ERRORS = frozenset({"not_a_report", "unsupported_format", "empty_file", "undecodable", "encrypted",
-                                  "corrupt", "needs_ocr", "unreadable_font"})
+                                  "corrupt", "unreadable_font"})
 
 
 def cache_root(settings: Settings) -> Path:

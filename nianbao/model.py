@@ -86,6 +86,7 @@ class Document:
     date_hint: str | None = None  # e.g. 发布时间 of a crawler dump
     problems: list[ReaderProblem] = field(default_factory=list)
     page_count: int | None = None
+    ocr: bool = False  # the text was read from page images by OCR (digits may be misread)
 
     def text_lines(self) -> list[tuple[int, TextBlock]]:
         """Return (block index, block) for every text block."""

@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Literal
 
 from nianbao import PARSER_VERSION
-from nianbao.errors import EmptyFileError, FileTooLargeError, NianbaoError, NotAReportError, UnsupportedFormatError
+from nianbao.errors import (
+    EmptyFileError,
+    FileTooLargeError,
+    NeedsOcrError,
+    NianbaoError,
+    NotAReportError,
+    UnsupportedFormatError,
+)
 from nianbao.identities import Key, check_non_negative, equations, evaluate, recover_row
 from nianbao.mapping import CellValue, Problem, TableResult, map_applications, map_proactive, map_reviews
 from nianbao.model import Document, Grid, SourceFormat
@@ -89,8 +96,10 @@ def sniff_format(data: bytes, name: str = "") -> SourceFormat:
     return "text"
 
 
-def read_document(data: bytes, source: str, fmt: SourceFormat, *, max_pages: int = 500) -> Document:
-    """Given bytes and their sniffed format, return the document model (readers imported lazily)."""
+def read_document(data: bytes, source: str, fmt: SourceFormat, *, max_pages: int = 500, ocr: bool = True
+                  ) -> Document:
+    """Given bytes and their sniffed format, return the document model (readers imported lazily). A PDF
+    without a text layer on any page is read by OCR when ``ocr`` is on and tesseract is installed."""
     if fmt == "text":
         from nianbao.readers.text import read_text
         return read_text(data, source)
@@ -99,7 +108,15 @@ def read_document(data: bytes, source: str, fmt: SourceFormat, *, max_pages: int
         return read_html(data, source)
     if fmt == "pdf":
         from nianbao.readers.pdf import read_pdf
-        return read_pdf(data, source, max_pages=max_pages)
+        try:
+            return read_pdf(data, source, max_pages=max_pages)
+        except NeedsOcrError as exc:
+            from nianbao.readers.ocr import INSTALL_HINT, read_scanned_pdf
+
+            if ocr:
+                return read_scanned_pdf(data, source, max_pages=max_pages)
+            raise NeedsOcrError(f"no page of the PDF has a text layer and OCR is switched off (setting `ocr`); "
+                                f"turn it on (OCR needs: {INSTALL_HINT})", source=source) from exc
     if fmt == "docx":
         from nianbao.readers.docx import read_docx
         return read_docx(data, source)
@@ -180,7 +197,8 @@ def validate_report(tables: list[TableResult]) -> tuple[list[CellValue], list[Pr
 def _status(result: ReportResult, doc: Document) -> Status:
     structural = {"table_missing", "unmapped_rows", "row_value_count", "unknown_template", "duplicate_row",
                   "section_missing", "rows_missing", "split_ambiguous", "split_impossible"}
-    if any(p.check in structural and p.severity == "error" for p in result.problems) or doc.problems:
+    if any(p.check in structural and p.severity == "error" for p in result.problems) or doc.problems or any(
+            p.check == "ocr_unverified" for p in result.problems):  # a table withheld: the report is incomplete
         return "partial"
     return "ok"
 
@@ -206,6 +224,10 @@ def finish_report(doc: Document, spans: list[SectionSpan], tables: list[TableRes
             raise NotAReportError("no template table and fewer than two sections with text found",
                                   source=result.source_uri)
     cells, problems = validate_report(tables)
+    if doc.ocr:
+        from nianbao.ocrgate import gate_ocr
+
+        cells, problems = gate_ocr(tables, cells, problems)
     found = {s.section.number for s in spans}
     for sec in range(1, 7):
         if sec not in found:
@@ -244,8 +266,8 @@ def fail(result: ReportResult, exc: Exception) -> ReportResult:
     return result
 
 
-def open_report(data: bytes, source_uri: str, *, max_file_bytes: int = 200 * 1024 * 1024, max_pages: int = 500
-                ) -> tuple[ReportResult, Document | None]:
+def open_report(data: bytes, source_uri: str, *, max_file_bytes: int = 200 * 1024 * 1024, max_pages: int = 500,
+                ocr: bool = True) -> tuple[ReportResult, Document | None]:
     """Given bytes, return a fresh result and the document read from them (None, with the result failed,
     when the bytes cannot be read)."""
     result = ReportResult(report_id=sha256_hex(data), source_uri=source_uri, source_format=None,
@@ -257,16 +279,17 @@ def open_report(data: bytes, source_uri: str, *, max_file_bytes: int = 200 * 102
             raise FileTooLargeError(f"{len(data)} bytes exceed the limit of {max_file_bytes}", source=source_uri)
         fmt = sniff_format(data, source_uri)
         result.source_format = fmt
-        return result, read_document(data, source_uri, fmt, max_pages=max_pages)
+        return result, read_document(data, source_uri, fmt, max_pages=max_pages, ocr=ocr)
     except Exception as exc:
         return fail(result, exc), None
 
 
 def process_bytes(data: bytes, source_uri: str, *, max_file_bytes: int = 200 * 1024 * 1024,
-                  max_pages: int = 500) -> ReportResult:
-    """Given the bytes of one input and where they came from, return its result; never raises for bad input."""
+                  max_pages: int = 500, ocr: bool = True) -> ReportResult:
+    """Given the bytes of one input and where they came from, return its result; never raises for bad input.
+    ``ocr``: read scanned (image-only) PDFs with tesseract (setting ``ocr``)."""
     started = time.perf_counter()
-    result, doc = open_report(data, source_uri, max_file_bytes=max_file_bytes, max_pages=max_pages)
+    result, doc = open_report(data, source_uri, max_file_bytes=max_file_bytes, max_pages=max_pages, ocr=ocr)
     if doc is not None:
         try:
             process_document(doc, result)

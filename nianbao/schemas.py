@@ -18,7 +18,7 @@ VALUE_DTYPE = pl.Decimal(precision=20, scale=4)
 VALUE_KINDS = ("number", "blank", "not_applicable", "text")
 STATUSES = ("ok", "partial", "failed")
 SEVERITIES = ("error", "warning", "info")
-DERIVATIONS = ("printed", "identity", "split_by_identity")
+DERIVATIONS = ("printed", "identity", "split_by_identity", "ocr")
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,9 @@ _CELL_TAIL: tuple[ColumnSpec, ...] = (
     ColumnSpec("unit", pl.String, False, "unit printed in the cell (元, 万元), empty if none"),
     ColumnSpec("derivation", pl.String, False,
                "printed; identity: a cell lost by the extract, recovered because the identities leave one value; "
-               "split_by_identity: digits printed without separators, split the only way the identities allow", DERIVATIONS),
+               "split_by_identity: digits printed without separators, split the only way the identities allow; "
+               "ocr: read from a scan by OCR, published only because every identity of its table balances",
+               DERIVATIONS),
     ColumnSpec("page", pl.Int32, True, "1-based page of the cell (PDF)"),
     ColumnSpec("line", pl.Int32, True, "1-based line or block ordinal (text, HTML, DOCX)"),
     ColumnSpec("x0", pl.Float64, True, "cell bounding box, points from the left (PDF)"),

@@ -19,7 +19,7 @@ cd "$ROOT"
 VENV="${NIANBAO_VENV:-$ROOT/.venv}"
 LOCK="$ROOT/requirements.lock"
 OVERRIDES="$ROOT/constraints/overrides.txt"
-APT_PACKAGES=(fonts-wqy-zenhei fonts-noto-cjk libreoffice-writer-nogui poppler-utils chromium)
+APT_PACKAGES=(fonts-wqy-zenhei fonts-noto-cjk libreoffice-writer-nogui poppler-utils chromium tesseract-ocr tesseract-ocr-chi-sim)
 
 # The package index goes through a TLS proxy whose CA is in the system store: make uv use that store.
 export UV_SYSTEM_CERTS="${UV_SYSTEM_CERTS:-1}"

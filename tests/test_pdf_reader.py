@@ -480,7 +480,8 @@ def test_bad_fixture(name: str) -> None:
     if spec.get("user_password"):
         doc = read_pdf(data, name, password=spec["user_password"])
         assert doc.page_count and any(isinstance(b, Grid) for b in doc.blocks)
-    result = process_bytes(data, name)  # the pipeline turns the error into a failed result
+    # The pipeline turns the error into a failed result (OCR off: a scan is OCR'd otherwise, test_ocr.py).
+    result = process_bytes(data, name, ocr=False)
     assert result.status == "failed" and result.error, (result.status, result.error)
     if spec["problem"] != "not_a_pdf":  # without a %PDF header the pipeline does not route it to read_pdf
         assert result.error == _BAD_ERRORS[spec["problem"]].code

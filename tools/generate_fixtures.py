@@ -51,6 +51,11 @@ with a private profile and tools/fontconfig/fonts.conf, which maps
 encrypted PDF (user password "nianbao"), a truncated PDF, a zero-byte file, a text file named .pdf
 and a PDF whose fonts have no ToUnicode map (text extracts as (cid:N)); expected.json there says
 what each is.
+
+--scan writes image-only scans of some of the PDFs in --out to --scan-out (default tests/fixtures/scanned;
+see SCANS): pages rendered at 200 dpi, black and white (CCITT G4), no text layer, with the source's gold
+JSON (``variant: "scan"``); one copy has a digit of table 3 painted over with another digit, as an OCR
+misreading would give it (its gold keeps the printed value). Needs the fonts-wqy-zenhei font for that digit.
 """
 from __future__ import annotations
 
@@ -1680,6 +1685,80 @@ def tok_of(c):
     return str(v)
 
 
+# --------------------------------------------------------------------------------------------
+# Scans (image-only PDFs of generated reports, for the OCR reader)
+# --------------------------------------------------------------------------------------------
+
+# (output stem, source stem, dpi, tampered digits): a tampered digit is painted over with another one,
+# as an OCR misreading would give it; the gold JSON keeps the source's values (what the report says).
+SCANS = [
+    ("scan-gen-002-rl-emb-grid-2019", "gen-002-rl-emb-grid-2019", 200, ()),
+    ("scan-gen-024-rl-emb-grid-2021", "gen-024-rl-emb-grid-2021", 200, ()),
+    # the first printed value of table 3 (here 行政复议 总计, printed 0; its parts are blank) painted as 8
+    ("scan-tampered-gen-002-rl-emb-grid-2019", "gen-002-rl-emb-grid-2019", 200, (("reviews_first", "8"),)),
+]
+
+
+def _tamper_boxes(src: Path, what: str) -> list[tuple[int, tuple[float, float, float, float]]]:
+    """(page index, char bbox in points) of the digits to paint over."""
+    import pdfplumber
+    with pdfplumber.open(src) as pdf:
+        if what == "reviews_first":
+            # the first digit of table 3's value row: the first row of digits below the table's header
+            # cell 行政复议 (its last occurrence in the document; the heading and the prose come before it)
+            for i, page in reversed(list(enumerate(pdf.pages))):  # the intro names the sections too
+                hits = page.search("行政复议")
+                if not hits:
+                    continue
+                below = hits[-1]["bottom"]
+                digits = [c for c in page.chars if c["text"].isdigit() and c["top"] > below]
+                if not digits:
+                    continue
+                top = min(round(c["top"]) for c in digits)
+                c = min((c for c in digits if abs(round(c["top"]) - top) <= 2), key=lambda c: c["x0"])
+                return [(i, (c["x0"], c["top"], c["x1"], c["bottom"]))]
+    raise ValueError(f"no digits for {what} in {src}")
+
+
+def generate_scans(gen_out: Path, scan_out: Path):
+    """Write image-only PDFs of generated report PDFs (black and white, no text layer) and their gold JSON."""
+    import pypdfium2 as pdfium
+    from PIL import Image, ImageDraw, ImageFont
+    scan_out.mkdir(parents=True, exist_ok=True)
+    font = ImageFont.truetype("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", 40)
+    for stem, src_stem, dpi, tampered in SCANS:
+        src = gen_out / f"{src_stem}.pdf"
+        boxes = {}
+        for what, digit in tampered:
+            for page_i, box in _tamper_boxes(src, what):
+                boxes.setdefault(page_i, []).append((box, digit))
+        pdf = pdfium.PdfDocument(str(src))
+        imgs = []
+        for i in range(len(pdf)):
+            img = pdf[i].render(scale=dpi / 72).to_pil().convert("L")
+            draw = ImageDraw.Draw(img)
+            for (x0, top, x1, bottom), digit in boxes.get(i, []):
+                k = dpi / 72
+                draw.rectangle((x0 * k - 1, top * k - 1, x1 * k + 1, bottom * k + 1), fill=255)
+                size = round((bottom - top) * k)
+                f = font.font_variant(size=size)
+                draw.text((x0 * k, top * k), digit, fill=0, font=f)
+            # A black-and-white office scan (CCITT G4 in the PDF): small files, hard edges.
+            imgs.append(img.point(lambda v: 0 if v < 170 else 255).convert("1", dither=Image.Dither.NONE))
+        pdf.close()
+        buf = io.BytesIO()
+        import time as _time
+        fixed = _time.gmtime(1705744800)
+        imgs[0].save(buf, "PDF", save_all=True, append_images=imgs[1:], resolution=dpi,
+                     creationDate=fixed, modDate=fixed, producer="scanner")
+        (scan_out / f"{stem}.pdf").write_bytes(buf.getvalue())
+        gold = json.loads((gen_out / f"{src_stem}.json").read_text(encoding="utf-8"))
+        gold.update(source_name=stem, variant="scan", scan={"source": src_stem, "dpi": dpi, "mode": "1-bit",
+                                                              "tampered": [list(t) for t in tampered]})
+        (scan_out / f"{stem}.json").write_text(json.dumps(gold, ensure_ascii=False, indent=1) + "\n",
+                                               encoding="utf-8")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default=REPO / "tests" / "fixtures" / "generated", type=Path)
@@ -1688,9 +1767,15 @@ def main(argv=None):
     ap.add_argument("--bad", action="store_true", help="also write bad inputs to --bad-out")
     ap.add_argument("--bad-out", default=REPO / "tests" / "fixtures" / "bad", type=Path)
     ap.add_argument("--check", action="store_true", help="only check the text layers of --out")
+    ap.add_argument("--scan", action="store_true",
+                    help="only write image-only scans of PDFs in --out to --scan-out (for the OCR reader)")
+    ap.add_argument("--scan-out", default=REPO / "tests" / "fixtures" / "scanned", type=Path)
     a = ap.parse_args(argv)
     if a.check:
         return 1 if check(a.out) else 0
+    if a.scan:
+        generate_scans(a.out, a.scan_out)
+        return 0
     reports = generate(a.out, a.count, a.seed)
     if a.bad:
         generate_bad(a.bad_out, a.out, reports, a.seed)

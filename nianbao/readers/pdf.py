@@ -870,6 +870,13 @@ def _read_page(page: Any, page_no: int, carry: Sequence[float] = ()) -> _PageOut
     chars = [_Ch("\ufffd" if _CID.match(c["text"]) else c["text"], float(c["x0"]), float(c["x1"]),
                  float(c["top"]), float(c["bottom"]), float(c.get("size") or 0.0) or 10.0) for c in raw]
     hs, vs = _page_rules(page)
+    return layout_page(chars, hs, vs, page_no, float(page.height), problems, carry)
+
+
+def layout_page(chars: list[_Ch], hs: list[_Rule], vs: list[_Rule], page_no: int, height: float,
+                problems: list[ReaderProblem], carry: Sequence[float] = ()) -> _PageOut:
+    """Given a page's characters and merged rules (points, top-down), return its tables and lines in
+    reading order. Shared with the OCR reader, which makes characters and rules from an image."""
     lats = _lattices(hs, vs)
     rest: list[_Ch] = []
     for c in chars:
@@ -889,7 +896,6 @@ def _read_page(page: Any, page_no: int, carry: Sequence[float] = ()) -> _PageOut
         g = _lattice_grid(lat, page_no)
         lat_of[id(g)] = lat
         items.append((lat.ys[0], g))
-    height = float(page.height)
     lines = [_make_line(ln) for ln in _group_lines(rest)]
     lines = [ln for ln in lines if not _is_chrome(ln, height)]
     used: set[int] = set()
@@ -1109,7 +1115,14 @@ def read_pdf(data: bytes, source: str = "", *, max_pages: int = 500, password: s
             raise UnreadableFontError("no page has text with a usable Unicode mapping", source=source,
                                       page=next(p.page for p in problems if p.code == "unreadable_font"))
         raise NeedsOcrError("no page of the PDF has a text layer", source=source)
+    return assemble(outs, title, problems, n_pages)
+
+
+def assemble(outs: list[_PageOut], title: str | None, problems: list[ReaderProblem], n_pages: int,
+             ocr: bool = False) -> Document:
+    """Given the laid-out pages, drop running lines, join tables over pages and return the document."""
     _drop_running_lines(outs)
     _link_continuations(outs)
     blocks = _blocks(outs)
-    return Document(blocks=blocks, source_format="pdf", title_hint=title, problems=problems, page_count=n_pages)
+    return Document(blocks=blocks, source_format="pdf", title_hint=title, problems=problems, page_count=n_pages,
+                    ocr=ocr)
