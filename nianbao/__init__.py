@@ -6,4 +6,4 @@ The core package is pure: it never imports prefect. Flows and tasks in ``flows/`
 
 __version__ = "0.1.0"
 # Bumped whenever a change can move a published value: caching keys and lineage carry it.
-PARSER_VERSION = "nianbao-parser/0.1.0"
+PARSER_VERSION = "nianbao-parser/0.2.0"

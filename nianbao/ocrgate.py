@@ -21,10 +21,17 @@ OCR cell has ``derivation = "ocr"``. Digits are never corrected. A report read b
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from nianbao.identities import Equation, Key, equations
 from nianbao.mapping import CellValue, Problem, TableResult
+from nianbao.model import Document, TextBlock
+from nianbao.normalize import nfkc
+
+if TYPE_CHECKING:
+    from nianbao.pipeline import ReportResult
 
 CHECKED_TABLES = ("applications", "reviews_litigation")  # tables the identities cover cell by cell
 # Warnings that a row's label was not read as printed. The identities cannot catch two rows exchanged
@@ -87,3 +94,19 @@ def gate_ocr(tables: list[TableResult], cells: list[CellValue], problems: list[P
             f"{len(tcells)} value(s) of this table were read by OCR and not published: {why}. "
             "Check them against the scan by hand", actual=str(len(tcells)), page=page))
     return out_cells, out_problems
+
+
+def confirm_ocr_year(doc: Document, result: ReportResult) -> list[Problem]:
+    """Given a report read by OCR, keep its detected year only when the text names it at least twice
+    (``YYYY年``): one misread digit in the title must not send a report to another year's partition.
+    Otherwise clear the year and return an ``ocr_year_unconfirmed`` warning."""
+    year = result.report_year
+    if year is None:
+        return []
+    text = re.sub(r"\s+", "", nfkc(" ".join(b.text for b in doc.blocks if isinstance(b, TextBlock))))
+    if len(re.findall(rf"{year}年", text)) >= 2:
+        return []
+    result.report_year = None
+    return [Problem("ocr_year_unconfirmed", "warning", None,
+                    f"the report year {year} was read by OCR only once in the text, so it is not used; run this "
+                    "report in a batch of its year (--year) to publish it", actual=str(year))]

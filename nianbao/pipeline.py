@@ -225,9 +225,10 @@ def finish_report(doc: Document, spans: list[SectionSpan], tables: list[TableRes
                                   source=result.source_uri)
     cells, problems = validate_report(tables)
     if doc.ocr:
-        from nianbao.ocrgate import gate_ocr
+        from nianbao.ocrgate import confirm_ocr_year, gate_ocr
 
         cells, problems = gate_ocr(tables, cells, problems)
+        problems.extend(confirm_ocr_year(doc, result))
     found = {s.section.number for s in spans}
     for sec in range(1, 7):
         if sec not in found:

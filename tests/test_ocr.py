@@ -170,3 +170,19 @@ def test_gate_publishes_a_table_only_when_every_identity_is_evaluated_and_balanc
     # rows mapped by template order: an exchange of two rows would keep every identity balanced
     doubt = Problem("rows_mapped_by_position", "warning", "applications", "10 rows mapped by template order")
     assert {c.table for c in gate_ocr(tables, cells, [doubt])[0]} == {"reviews_litigation"}
+
+
+@pytest.mark.parametrize(("texts", "kept"), [
+    (["某镇2022年政府信息公开工作年度报告", "本报告所列数据统计期限自2022年1月1日起至2022年12月31日止。"], True),
+    (["某镇2023年政府信息公开工作年度报告", "本报告所列数据统计期限自2022年1月1日起至2022年12月31日止。"], False),
+])
+def test_an_ocr_year_is_kept_only_when_the_text_names_it_twice(texts: list[str], kept: bool) -> None:
+    from nianbao.model import Document, TextBlock
+    from nianbao.ocrgate import confirm_ocr_year
+
+    detected = int(texts[0][2:6])
+    result = ReportResult(report_id="x", source_uri="s.pdf", source_format="pdf", source_bytes=1,
+                          report_year=detected)
+    problems = confirm_ocr_year(Document([TextBlock(t) for t in texts], "pdf", ocr=True), result)
+    assert result.report_year == (detected if kept else None)
+    assert [p.check for p in problems] == ([] if kept else ["ocr_year_unconfirmed"])
