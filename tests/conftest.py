@@ -1,4 +1,4 @@
-"""Shared test helpers: paths, gold loading and scoring (the rules of ../shared/tools/score.py)."""
+"""Shared test helpers: paths, gold loading and scoring (scoring itself: ``nianbao.goldscore``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import json
 import os
 import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -22,54 +21,8 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 
 
-@dataclass
-class Score:
-    gold: int = 0
-    correct: int = 0
-    wrong: int = 0
-    missing: int = 0
-    value_where_blank: int = 0
-
-    @property
-    def precision(self) -> float:
-        return self.correct / max(1, self.correct + self.wrong + self.value_where_blank)
-
-    @property
-    def recall(self) -> float:
-        return self.correct / max(1, self.gold)
-
-    def add(self, other: Score) -> None:
-        for k in ("gold", "correct", "wrong", "missing", "value_where_blank"):
-            setattr(self, k, getattr(self, k) + getattr(other, k))
-
-
 def load_gold(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
-
-
-def score_cells(cells: list, gold: dict) -> tuple[Score, list[str]]:
-    """Given published CellValues and a gold file, return the score (strict: a number where the gold
-    is blank counts against precision) and a list of human-readable mistakes."""
-    got = {(c.table, c.key1, c.key2): c for c in cells}
-    s, mistakes = Score(), []
-    for g in gold["cells"]:
-        key = (g["table"], g["key1"], g["key2"])
-        c = got.get(key)
-        published = c.value if c is not None and c.kind == "number" else None
-        if g["value"] is None:
-            if published is not None:
-                s.value_where_blank += 1
-                mistakes.append(f"{key}: published {published} where gold is blank")
-            continue
-        s.gold += 1
-        if published is None:
-            s.missing += 1
-        elif abs(float(published) - float(g["value"])) < 1e-9:
-            s.correct += 1
-        else:
-            s.wrong += 1
-            mistakes.append(f"{key}: published {published}, gold {g['value']}")
-    return s, mistakes
 
 
 # Columns that differ between two runs over the same inputs (which batch, which run, how long).

@@ -11,8 +11,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS, load_gold, score_cells
+from conftest import CORPUS, load_gold
 
+from nianbao.goldscore import score_cells
 from nianbao.identities import equations, evaluate
 from nianbao.mapping import CellValue
 from nianbao.pipeline import process_bytes
