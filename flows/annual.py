@@ -37,6 +37,7 @@ from nianbao.lineage import (
     run_id_for,
     write_manifest,
 )
+from nianbao.objectstore import is_remote
 from nianbao.pipeline import ReportResult
 from nianbao.schemas import DATASET_NAMES
 from nianbao.settings import Settings, load_settings
@@ -143,7 +144,7 @@ def _artifacts(tag: str, summary: dict[str, Any], results: list[ReportResult], o
                           key=f"validation-issues-{tag}",
                           description=f"validation issues of batch {summary['batch_id']} "
                                       f"({sum(1 for r in results for _ in r.problems)} in total; first 1000 shown)")
-    remote = "://" in out_dir and not out_dir.startswith("file://")
+    remote = is_remote(out_dir)
 
     def link(location: str) -> str:
         return location if "://" in location else Path(location).resolve().as_uri()
@@ -253,7 +254,7 @@ def annual_batch(sources: list[str] | None = None, year: int | None = None, out:
     manifest_file = write_manifest(cfg.out_dir, manifest, cfg)
     lineage_event("COMPLETE", inputs=inputs, outputs=outputs)
     events_copy = _copy_events(cfg, batch_id, ol_run, logger)
-    summary = summarize(results, str(Path(cfg.out_dir).resolve()) if "://" not in cfg.out_dir else cfg.out_dir,
+    summary = summarize(results, cfg.out_dir if cfg.out_is_remote else str(Path(cfg.out_dir).resolve()),
                         time.perf_counter() - t0, plan.years)
     summary.update(batch_id=batch_id, files=len(files), manifest=manifest_file,
                    lineage=events_copy or str(lineage_file(cfg)), cache=manifest["cache"], flow_run_id=run_id,

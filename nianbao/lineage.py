@@ -77,9 +77,9 @@ def dataset_id(uri: str) -> tuple[str, str]:
 
 
 def partition_uri(out_dir: str, dataset: str, year: int) -> str:
-    if "://" in out_dir:
+    if is_remote(out_dir):
         return f"{out_dir.rstrip('/')}/{dataset}/report_year={year}"
-    return str(Path(out_dir).resolve() / dataset / f"report_year={year}")
+    return str(Path(out_dir.removeprefix("file://")).resolve() / dataset / f"report_year={year}")
 
 
 def build_manifest(*, batch_id: str, flow_run_id: str | None, openlineage_run_id: str, year: int | None,

@@ -44,7 +44,9 @@ class Settings:
     @property
     def out_is_remote(self) -> bool:
         """True when ``out_dir`` is an object store URI (``s3://...``) rather than a local folder."""
-        return "://" in self.out_dir and not self.out_dir.startswith("file://")
+        from nianbao.objectstore import is_remote
+
+        return is_remote(self.out_dir)
 
     def local_dir(self) -> Path:
         """Given the settings, return where local state (download and result caches, lineage events)
