@@ -79,3 +79,27 @@ class PageLimitError(NianbaoError):
 
 class SettingsError(ValueError):
     """A bad settings key or value; the message names it and lists the valid keys."""
+
+
+class PublishRefusedError(NianbaoError):
+    """The batch is not allowed to replace published data (nothing read, or fewer reports without consent).
+
+    The previous data is left exactly as it was.
+    """
+
+    code = "publish_refused"
+    hint = "Nothing was replaced; check the input, or pass --allow-shrink if the smaller year is intended"
+
+
+class NothingToPublishError(PublishRefusedError):
+    """No input yielded a readable report (no files, all downloads failed, every report failed)."""
+
+    code = "nothing_to_publish"
+    hint = "Nothing was replaced; check the input path and the failed reports listed above"
+
+
+class PublishConflictError(NianbaoError):
+    """Another run is publishing the same year; this run gave up without writing."""
+
+    code = "publish_conflict"
+    hint = "Wait for the other run to finish, then rerun"
