@@ -10,12 +10,11 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nianbao.mapping import CellValue, Problem
 from nianbao.model import Document, Origin, TextBlock
 from nianbao.normalize import normalize_label, parse_value
-from nianbao.pipeline import ReportResult, SectionOut
-from nianbao.publish import Lineage, build_frames, read_dataset, validate_frames, write_partitions
-from nianbao.readers.text import read_text
+from nianbao.publish.parquet import Lineage, build_frames, read_dataset, validate_frames, write_partitions
+from nianbao.read.text import read_text
+from nianbao.results import CellValue, Problem, ReportResult, SectionOut
 from nianbao.segment import segment
 from nianbao.template import SECTIONS, TABLES
 
