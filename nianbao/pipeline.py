@@ -9,20 +9,16 @@ from __future__ import annotations
 import codecs
 import hashlib
 import time
-import zipfile
-from io import BytesIO
-from pathlib import Path
 
 from nianbao.errors import (
     EmptyFileError,
     FileTooLargeError,
-    NeedsOcrError,
     NianbaoError,
     NotAReportError,
-    UnsupportedFormatError,
 )
 from nianbao.extract.mapping import TableResult, map_applications, map_proactive, map_reviews
-from nianbao.model import Document, SourceFormat
+from nianbao.model import Document
+from nianbao.read import read_document, sniff_format
 from nianbao.results import CellValue, Problem, ReportResult, SectionOut, Status
 from nianbao.segment import ReportMeta, SectionSpan, extract_meta, section_text, segment, table_grids, table_text
 from nianbao.segment.meta import year_from_path
@@ -32,62 +28,6 @@ from nianbao.validate.identities import Key, check_non_negative, equations, eval
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def sniff_format(data: bytes, name: str = "") -> SourceFormat:
-    """Given the first bytes of a file (and its name as a hint only), return its format."""
-    head = data[:2048]
-    if head.startswith(b"%PDF") or b"%PDF-" in head[:1024]:
-        return "pdf"
-    if head.startswith(b"PK\x03\x04"):
-        try:
-            with zipfile.ZipFile(BytesIO(data)) as z:
-                if "word/document.xml" in z.namelist():
-                    return "docx"
-        except zipfile.BadZipFile:
-            pass
-        raise UnsupportedFormatError("a ZIP archive that is not a DOCX document", source=name)
-    if head.startswith((b"\xd0\xcf\x11\xe0", b"{\\rtf")):
-        return "doc"
-    lowered = head.lower()
-    if any(tag in lowered for tag in (b"<html", b"<!doctype html", b"<body", b"<table", b"<meta", b"<div", b"<p>")):
-        return "html"
-    if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise UnsupportedFormatError("binary content of an unknown type", source=name)
-    return "text"
-
-
-def read_document(data: bytes, source: str, fmt: SourceFormat, *, max_pages: int = 500, ocr: bool = True
-                  ) -> Document:
-    """Given bytes and their sniffed format, return the document model (readers imported lazily). A PDF
-    without a text layer on any page is read by OCR when ``ocr`` is on and tesseract is installed."""
-    if fmt == "text":
-        from nianbao.read.text import read_text
-        return read_text(data, source)
-    if fmt == "html":
-        from nianbao.read.html import read_html
-        return read_html(data, source)
-    if fmt == "pdf":
-        from nianbao.read.pdf import read_pdf
-        try:
-            return read_pdf(data, source, max_pages=max_pages)
-        except NeedsOcrError as exc:
-            from nianbao.read.ocr import INSTALL_HINT, read_scanned_pdf
-
-            if ocr:
-                return read_scanned_pdf(data, source, max_pages=max_pages)
-            raise NeedsOcrError(f"no page of the PDF has a text layer and OCR is switched off (setting `ocr`); "
-                                f"turn it on (OCR needs: {INSTALL_HINT})", source=source) from exc
-    if fmt == "docx":
-        from nianbao.read.docx import read_docx
-        return read_docx(data, source)
-    if "EncryptedPackage".encode("utf-16-le") in data[:1 << 20]:
-        from nianbao.errors import EncryptedDocumentError
-
-        raise EncryptedDocumentError("a password-protected Office document", source=source)
-    from nianbao.read.legacy import read_legacy
-    suffix = ".rtf" if data.startswith(b"{\\rtf") else (Path(source).suffix.lower() or ".doc")
-    return read_legacy(data, suffix, source)
 
 
 def _sections_out(doc: Document, spans: list[SectionSpan]) -> list[SectionOut]:

@@ -7,8 +7,11 @@ the project's generated fixtures (tests/fixtures/generated/*.json) and, where pr
 
 * ``crawler_oneline``  a crawler's text dump: site chrome (栏目:, 发布日期:, 浏览次数:, breadcrumbs,
   footer) around the report, the whole article on one or a few lines, headings glued to their text,
-  table cells separated by single spaces (a blank cell vanishes, as it does in such dumps).
+  table cells separated by single spaces (an empty cell printed as ``/`` or ``-``).
 * ``space_cells``      one table row per line, cells separated by single spaces, chrome header lines.
+* ``dump_blank_cells`` the crawler dump of a report whose tables have BLANK cells (only gold reports with
+  blank cells): a blank cell vanishes from the text, so the columns of the row's other values are
+  unknowable; the right output withholds those rows (recall is bounded by what the text leaves).
 * ``glued_headings``   tab-separated tables, but headings glued to the prose that follows or precedes
   them (``一、总体情况2021年，…``) and missing line breaks.
 * ``reworded_headings`` tab-separated tables under real reworded / renumbered headings (HEADING_VARIANTS:
@@ -39,8 +42,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_GOLD_DIRS = (REPO / "tests" / "fixtures" / "generated", REPO.parent.parent / "shared" / "corpus" / "gold",
                      Path("/work/shared/corpus/gold"))
-CLASSES = ("crawler_oneline", "space_cells", "glued_headings", "reworded_headings", "markdown_pipe",
-           "markdown_html", "fullwidth", "long_decimals")
+CLASSES = ("crawler_oneline", "space_cells", "dump_blank_cells", "glued_headings", "reworded_headings",
+           "markdown_pipe", "markdown_html", "fullwidth", "long_decimals")
 
 # --- the template as printed (labels of the national template, 2019 and 2021) ---------------------
 
@@ -160,6 +163,10 @@ class Doc:
         self.g, self.rng, self.cls = gold, rng, cls
         self.cells = {(c["table"], c["key1"], c["key2"]): c["value"] for c in gold["cells"]}
         self.blank = rng.choice(["", "/", "-", "/"])  # how this document prints a null cell
+        if cls in ("crawler_oneline", "space_cells"):
+            self.blank = rng.choice(["/", "-"])
+        elif cls == "dump_blank_cells":
+            self.blank = ""
         self.agency, self.year = gold["agency"], int(gold["year"])
         keys2 = {k2 for (t, _, k2) in self.cells if t == "proactive_disclosure"}
         self.t1v = "2019" if "new_made" in keys2 or "prior_year_items" in keys2 else "2021"
@@ -480,7 +487,7 @@ def render(gold: dict[str, Any], cls: str, seed: int) -> tuple[str, bytes, dict[
     """Given a gold report, a layout class and a seed, return (extension, bytes, gold of the rendering)."""
     rng = random.Random(f"{seed}:{cls}:{gold['source_name']}")
     doc = Doc(gold, rng, cls)
-    if cls == "crawler_oneline":
+    if cls in ("crawler_oneline", "dump_blank_cells"):
         ext, data = render_crawler_oneline(doc)
     elif cls == "space_cells":
         ext, data = render_space_cells(doc)
@@ -514,6 +521,8 @@ def generate(out: Path, seed: int = 14, classes: tuple[str, ...] = CLASSES,
     paths = []
     for cls in classes:
         for i, g in enumerate(golds):
+            if cls == "dump_blank_cells" and not any(c["value"] is None for c in g["cells"]):
+                continue
             ext, data, gold = render(g, cls, seed)
             stem = f"lay-{cls}-{i:03d}"
             gold["source_name"] = stem

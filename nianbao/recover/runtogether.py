@@ -11,7 +11,7 @@ rows are rebuilt from the tokens:
    after a label (``（区分处理的，只计这一情形…）``) belongs to the label.
 2. The row's values are the value tokens (numbers, ``/``, ``-``) that follow its label, up to the first word.
    * exactly as many tokens as the template has columns: published as printed (row and column certain);
-   * one digit run and nothing else (no separator at all): every way of cutting it into the row's cells is
+   * one digit run and nothing else, in a table that separates no cells at all: every way of cutting it into the row's cells is
      enumerated, the identities filter them, and a cut is published only when it is the only one left for
      the whole table (``derivation = split_by_identity``, flagged);
    * any other count: a blank cell leaves no trace in a text dump, so which column each value belongs to
@@ -163,6 +163,12 @@ def _leading_values(chunk: str) -> list[str]:
     return values
 
 
+def _separated(chunks: dict[str, str]) -> bool:
+    """True when the table separates its cells (some row prints two or more value tokens): then a single
+    token is one cell, never digits run together (``规章 377`` is one number, the other cells blank)."""
+    return any(len(_leading_values(c)) >= 2 for c in chunks.values())
+
+
 def _run_together(chunk: str, next_number: int | None) -> str | None:
     """The digit run of a chunk printed with no separator, without the next row's glued numbering."""
     sq = chunk.replace(" ", "")
@@ -192,6 +198,7 @@ def recover_applications(section_text: str) -> TableResult | None:
     if len(spans) < len(rows) // 2:
         return None
     chunks = _chunks(text, rows, spans)
+    separated = _separated(chunks)
     cols = tuple(c.key for c in APPLICANTS)
     fixed: dict[str, list[CellValue]] = {}
     candidates: dict[str, list[tuple[int, ...]]] = {}
@@ -206,7 +213,8 @@ def recover_applications(section_text: str) -> TableResult | None:
             fixed[row.key] = _printed("applications", row.key, cols, values)
             continue
         nxt = rows[k + 1] if k + 1 < len(rows) else None
-        digits = _run_together(chunk, _sub_number(nxt, rows) if nxt else None) if len(values) <= 1 else None
+        digits = (_run_together(chunk, _sub_number(nxt, rows) if nxt else None)
+                  if len(values) <= 1 and not separated else None)
         if digits is not None and len(digits) >= len(cols):
             candidates[row.key] = [c for c in _compositions(digits, len(cols)) if c[-1] == sum(c[:-1])]
         elif not values:
@@ -265,11 +273,25 @@ def _solve(version: TemplateVersion, fixed: dict[str, list[CellValue]], candidat
 
 
 def _withheld_problems(result: TableResult, withheld: dict[str, str]) -> None:
-    for key, why in withheld.items():
-        empty = why.startswith("no value")
+    """One problem per kind: rows with values that cannot be placed (error), rows with none (warning)."""
+    empty = [k for k, why in withheld.items() if why.startswith("no value")]
+    lost = [k for k, why in withheld.items() if k not in empty and why != "label not found"]
+    missing = [k for k, why in withheld.items() if why == "label not found"]
+    if lost:
         result.problems.append(Problem(
-            "dump_row_empty" if empty else "dump_row_ambiguous", "warning" if empty else "error", result.table,
-            f"row {key} of a table printed as text: {why}; its cells are withheld", key1=key))
+            "dump_row_ambiguous", "error", result.table,
+            f"rows {', '.join(lost)} of a table printed as text hold fewer or more values than the template's "
+            f"columns ({'; '.join(f'{k}: {withheld[k]}' for k in lost[:3])}): a blank cell leaves no trace in a "
+            "text dump, so the columns are unknown; their cells are withheld", key1=lost[0], actual=",".join(lost)))
+    if empty:
+        result.problems.append(Problem(
+            "dump_row_empty", "warning", result.table,
+            f"rows {', '.join(empty)} of a table printed as text have no value after their label (blank and lost "
+            "cannot be told apart); withheld", key1=empty[0], actual=",".join(empty)))
+    if missing:
+        result.problems.append(Problem(
+            "rows_missing", "warning", result.table,
+            f"rows not found in the table printed as text: {', '.join(missing)}", actual=",".join(missing)))
 
 
 def recover_proactive(section_text: str) -> TableResult | None:
@@ -284,6 +306,7 @@ def recover_proactive(section_text: str) -> TableResult | None:
     result = TableResult("proactive_disclosure", version)
     spans = _locate(text, template.rows, text.anchor("proactive_disclosure"))
     chunks = _chunks(text, template.rows, spans)
+    separated = _separated(chunks)
     withheld: dict[str, str] = {}
     for row in template.rows:
         if row.key not in chunks:
@@ -294,7 +317,7 @@ def recover_proactive(section_text: str) -> TableResult | None:
         if len(values) == n:
             result.cells.extend(_printed("proactive_disclosure", row.key, row.metrics, values))
             continue
-        digits = _run_together(chunks[row.key], None) if len(values) <= 1 and n > 1 else None
+        digits = _run_together(chunks[row.key], None) if len(values) <= 1 and n > 1 and not separated else None
         if digits is not None and len(digits) == n:  # n digits into n numbers: one way only
             result.cells.extend(CellValue("proactive_disclosure", row.key, m, Decimal(d), "number", d,
                                           derivation="split_by_identity") for m, d in zip(row.metrics, digits))
