@@ -24,6 +24,7 @@ from nianbao.template import (
     TableTemplate,
     TemplateVersion,
 )
+from nianbao.variants import variants_of
 
 
 @dataclass
@@ -99,7 +100,7 @@ def match_label(label: str, rows: tuple[Row, ...]) -> tuple[str | None, float]:
         return None, 0.0
     best: dict[str, float] = {}
     for row in rows:
-        for variant in row.labels:
+        for variant in (*row.labels, *variants_of(row.key)):
             v = normalize_label(variant)
             if not v:
                 continue
@@ -124,7 +125,8 @@ def match_label(label: str, rows: tuple[Row, ...]) -> tuple[str | None, float]:
 def _is_prefix_of_variant(label: str, rows: tuple[Row, ...]) -> bool:
     norm = normalize_label(label)
     return len(norm) >= 2 and any(
-        normalize_label(v).startswith(norm) or norm in normalize_label(v) for r in rows for v in r.labels)
+        normalize_label(v).startswith(norm) or norm in normalize_label(v)
+        for r in rows for v in (*r.labels, *variants_of(r.key)))
 
 
 def identify_rows(rows: list[TableRow], template_rows: tuple[Row, ...]) -> list[tuple[TableRow, str | None]]:
