@@ -88,3 +88,17 @@ def test_parquet_round_trip(tmp_path_factory, values) -> None:  # type: ignore[n
     assert back.equals(want)
     assert back.filter(pl.col("value_kind") == "blank")["value"].null_count() == back.filter(
         pl.col("value_kind") == "blank").height
+
+
+@given(message=st.text(min_size=1, max_size=40), page=st.none() | st.integers(1, 999))
+def test_errors_survive_pickling_unchanged(message: str, page: int | None) -> None:
+    # Errors cross process boundaries (process pools, Dask): the text must not grow on the way.
+    import pickle
+
+    from nianbao.errors import CorruptFileError
+
+    err = CorruptFileError(message, source="a.pdf", page=page, table="applications")
+    back = pickle.loads(pickle.dumps(err))
+    assert type(back) is CorruptFileError
+    assert str(back) == str(err)
+    assert (back.source, back.page, back.table) == ("a.pdf", page, "applications")
