@@ -1184,6 +1184,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=600.0, help="per-report timeout in the throughput runs")
     ap.add_argument("--work-dir", type=Path, default=None, help="where the batch and caches go (default: a temp dir)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--no-layouts", action="store_true", help="skip the real-layouts section")
     ap.add_argument("--only", choices=["layouts"], default=None,
                     help="run only this section and update it in the existing report (layouts: the real-layout "
                          "corpus of tools/generate_layouts.py, per class)")
@@ -1277,8 +1278,9 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             if not a.keep and a.work_dir is None:
                 shutil.rmtree(work, ignore_errors=True)
-    log("real layouts (tools/generate_layouts.py)")
-    report["layouts"] = _layouts().run()
+    if not a.no_layouts:
+        log("real layouts (tools/generate_layouts.py)")
+        report["layouts"] = _layouts().run()
     report["machine"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     report["code"]["end"] = code_fingerprint()
     report["duration_seconds"] = round(time.perf_counter() - t0, 1)
