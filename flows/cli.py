@@ -77,8 +77,8 @@ def _catalog(out: str, catalog: str | None) -> int:
     """``nianbao catalog OUT``: rewrite the DuckDB catalog over what is published (no Prefect involved)."""
     from pathlib import Path
 
-    from nianbao.catalog import write_catalog
-    from nianbao.objectstore import is_remote
+    from nianbao.bi.catalog import write_catalog
+    from nianbao.location import is_remote
 
     if not is_remote(out) and not Path(out, "reports").is_dir():
         print(f"nianbao: {out} is not an output folder (no reports/ dataset in it)", file=sys.stderr)

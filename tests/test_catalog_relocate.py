@@ -18,9 +18,9 @@ from test_objectstore import bucket, s3_endpoint  # noqa: F401  (fixtures: a mot
 
 from flows.cli import main as cli_main
 from nianbao.bi import post_publish
-from nianbao.catalog import CATALOG_FILE, connect_catalog
-from nianbao.publish import read_dataset
-from nianbao.schemas import DATASET_NAMES
+from nianbao.bi.catalog import CATALOG_FILE, connect_catalog
+from nianbao.publish.parquet import read_dataset
+from schemas import DATASET_NAMES
 
 COUNTS = [f'SELECT count(*) FROM "{v}"' for v in ALL_VIEWS]
 CONTENT = ["SELECT report_id, agency, status FROM reports ORDER BY report_id",
@@ -110,7 +110,7 @@ def test_nianbao_catalog_rebuilds_it(published: Path, capsys: pytest.CaptureFixt
 def test_object_store_catalog_reads_s3_through_the_store(bucket: str, tmp_path: Path) -> None:  # noqa: F811
     from test_objectstore import SEEDS, _publish
 
-    from nianbao.objectstore import ObjectStore
+    from nianbao.publish.objectstore import ObjectStore
 
     location = f"s3://{bucket}/pub"
     _publish(ObjectStore.open(location), SEEDS, "b1")

@@ -14,7 +14,7 @@ from conftest import FIXTURES, ROOT
 
 from nianbao.codes import CHECKS, ERRORS, all_codes, lookup
 from nianbao.template import IDENTITIES
-from nianbao.textchecks import TEXT_CHECKS
+from nianbao.validate.textchecks import TEXT_CHECKS
 
 SOURCE_DIRS = ("nianbao", "tasks", "flows", "schemas")
 # Constructors whose first argument is a check code.
@@ -164,7 +164,7 @@ def _assert_registered(checks: set[tuple[str, str]], errors: set[str]) -> None:
 
 @pytest.mark.slow
 def test_codes_emitted_by_the_fixtures_and_corpus_are_registered() -> None:
-    from nianbao.batch import assign_years, drop_duplicates
+    from nianbao.batch.plan import assign_years, drop_duplicates
     from nianbao.pipeline import process_bytes
 
     files = [f for d in RUN_DIRS for f in sorted((FIXTURES / d).iterdir()) if f.suffix.lower() in SUFFIXES]
@@ -185,7 +185,7 @@ def test_codes_published_by_a_batch_are_registered(tmp_path: Path) -> None:
     from test_crossyear import publish_planted
 
     from nianbao.bi import post_publish
-    from nianbao.publish import read_dataset
+    from nianbao.publish.parquet import read_dataset
 
     publish_planted(tmp_path)
     post_publish(tmp_path)

@@ -1,7 +1,7 @@
 """The batch quality report: ``<out>/quality_report.html``, one static, self-contained page.
 
 Every number on the page is computed with DuckDB over the published Parquet outputs, through the
-same views as the catalog (``nianbao.catalog.create_views`` on an in-memory connection), and is
+same views as the catalog (``nianbao.bi.catalog.create_views`` on an in-memory connection), and is
 printed in an element carrying ``data-metric`` (what it is) and ``data-value`` (the exact value),
 so a test can compare the rendered page with its own query. Charts are inline SVG; the page loads
 nothing (a Content-Security-Policy forbids it) and its one small script only records that it ran
@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import html
 import math
-import os
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -23,7 +21,8 @@ from typing import Any
 import duckdb
 
 from nianbao import PARSER_VERSION
-from nianbao.catalog import create_views
+from nianbao.bi.catalog import create_views
+from nianbao.fsio import atomic_write
 
 REPORT_FILE = "quality_report.html"
 TOP_BODIES = 15
@@ -288,14 +287,7 @@ def write_quality_report(out_dir: Path | str) -> Path:
     """Compute the numbers and write ``<out>/quality_report.html`` atomically; return its path."""
     out = Path(out_dir).resolve()
     page = render(collect(out))
-    final = out / REPORT_FILE
-    tmp = out / f".{REPORT_FILE}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
-        tmp.write_text(page, encoding="utf-8")
-        os.replace(tmp, final)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return final
+    return atomic_write(out / REPORT_FILE, page)
 
 
 __all__ = ["QUERIES", "REPORT_FILE", "QualityData", "canon", "collect", "render", "write_quality_report"]

@@ -43,16 +43,17 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from nianbao.crossyear import (
+from nianbao.bi.crossyear import (
     AGENCY_DATASET,
     CROSSYEAR_DATASET,
     agency_schema,
     crossyear_schema,
     write_agency_keys,
 )
-from nianbao.objectstore import is_remote, open_store
-from nianbao.schemas import DATASET_NAMES, polars_schema
+from nianbao.location import is_remote
+from nianbao.publish.objectstore import open_store
 from nianbao.template import APPLICANTS, APPLICATIONS_2019, APPLICATIONS_2021
+from schemas import DATASET_NAMES, polars_schema
 
 CATALOG_FILE = "catalog.duckdb"
 # Never download an extension (no network beyond package registries): s3:// goes through register_store.

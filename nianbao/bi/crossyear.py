@@ -22,9 +22,7 @@ every publish — so the year partitions of ``validation_issues`` stay independe
 
 from __future__ import annotations
 
-import os
 import time
-import uuid
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -32,10 +30,11 @@ from typing import Any
 import polars as pl
 
 from nianbao import PARSER_VERSION
-from nianbao.agency import AgencyLink, link_agencies
-from nianbao.publish import read_dataset
-from nianbao.schemas import pandera_schema, polars_schema
+from nianbao.bi.agency import AgencyLink, link_agencies
+from nianbao.fsio import atomic_write
+from nianbao.publish.parquet import read_dataset
 from nianbao.template import APPLICANTS
+from schemas import pandera_schema, polars_schema
 
 CROSSYEAR_DATASET = "crossyear_issues"
 AGENCY_DATASET = "agency_keys"
@@ -47,7 +46,7 @@ IN_FORCE_CATEGORIES = ("rules", "normative_documents")
 
 # Extra columns of crossyear_issues beyond the validation_issues columns.
 CROSSYEAR_EXTRA: tuple[tuple[str, pl.DataType, str], ...] = (
-    ("agency_key", pl.String(), "body key that links the two reports (nianbao.agency)"),
+    ("agency_key", pl.String(), "body key that links the two reports (nianbao.bi.agency)"),
     ("related_report_id", pl.String(), "the earlier year's report the row was compared with"),
     ("related_year", pl.Int32(), "year of the related report"),
 )
@@ -178,16 +177,8 @@ def write_single_file(df: pl.DataFrame, out_dir: Path, dataset: str, metadata: d
     ``os.replace``); readers globbing ``*.parquet`` never see the temp file."""
     root = Path(out_dir) / dataset
     root.mkdir(parents=True, exist_ok=True)
-    final = root / f"{dataset}.parquet"
-    tmp = root / f".{dataset}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
-        df.write_parquet(tmp, compression="zstd", statistics=True, metadata=metadata or {})
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return final
+    return atomic_write(root / f"{dataset}.parquet",
+                        lambda tmp: df.write_parquet(tmp, compression="zstd", statistics=True, metadata=metadata or {}))
 
 
 def write_agency_keys(out_dir: Path, reports: pl.DataFrame | None = None) -> tuple[Path, pl.DataFrame]:
