@@ -349,12 +349,13 @@ def create_views(con: duckdb.DuckDBPyConnection, out_dir: Path | str) -> list[st
     return names
 
 
-def write_catalog(out_dir: Path | str, *, catalog: Path | str | None = None) -> Path:
+def write_catalog(out_dir: Path | str, *, catalog: Path | str | None = None, agency_keys: bool = True) -> Path:
     """Write the catalog (views only, storage v1.4.0) atomically; return its path.
 
     Local output: ``<out>/catalog.duckdb`` (``catalog`` may name another file in ``out``'s folder only
     by being None: a relocatable catalog lives next to its data); ``agency_keys`` is (re)derived from the
-    published reports first, so the file is consistent with the data it points at; ``crossyear_issues``
+    published reports first (unless ``agency_keys`` is False: the caller just wrote them), so the file is
+    consistent with the data it points at; ``crossyear_issues``
     is read as it stands (``run_crossyear_checks`` writes it). Object-store output: ``catalog`` is the
     local file to write (default ``./catalog.duckdb``), its views name the ``s3://`` paths.
     """
@@ -365,7 +366,8 @@ def write_catalog(out_dir: Path | str, *, catalog: Path | str | None = None) -> 
     else:
         out = Path(out_dir).resolve()
         out.mkdir(parents=True, exist_ok=True)
-        write_agency_keys(out)
+        if agency_keys:
+            write_agency_keys(out)
         final = out / CATALOG_FILE
     tmp = final.parent / f".{final.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
     con = duckdb.connect(config=_OFFLINE)
