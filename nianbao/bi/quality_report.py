@@ -21,6 +21,7 @@ import duckdb
 from nianbao import PARSER_VERSION
 from nianbao.bi.catalog import create_views
 from nianbao.bi.charts import bar_chart, canon, esc, line_chart, num_cell
+from nianbao.bi.problems import FILTER_SCRIPT, Problems, collect_problems, problem_charts, render_problems
 from nianbao.fsio import atomic_write
 
 REPORT_FILE = "quality_report.html"
@@ -64,6 +65,7 @@ class QualityData:
     out_dir: str
     generated: str
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    problems: Problems = field(default_factory=Problems)
 
 
 def collect(out_dir: Path | str) -> QualityData:
@@ -77,15 +79,16 @@ def collect(out_dir: Path | str) -> QualityData:
             rel = con.sql(sql)
             cols = rel.columns
             rows[key] = [dict(zip(cols, r, strict=True)) for r in rel.fetchall()]
+        problems = collect_problems(con)
     finally:
         con.close()
-    return QualityData(str(out), datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), rows)
+    return QualityData(str(out), datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), rows, problems)
 
 
 # --- rendering -------------------------------------------------------------------------------
 _CSS = """
 body{font-family:"Noto Sans CJK SC","WenQuanYi Zen Hei","Microsoft YaHei",sans-serif;margin:24px;color:#111;
-  max-width:1100px}
+  max-width:1400px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
 .muted{color:#666;fill:#666;font-size:12px}.ct{font-size:14px;font-weight:600;fill:#111}
 .lbl{font-size:12px;fill:#222}.val{font-size:12px;fill:#111}.axis{font-size:11px;fill:#444}
@@ -95,12 +98,17 @@ th{background:#f3f4f6}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .cards{display:flex;gap:12px;flex-wrap:wrap}
 .card{border:1px solid #ddd;border-radius:6px;padding:8px 14px;min-width:120px}
 .card .n{font-size:22px;font-weight:600}.row{display:flex;gap:24px;flex-wrap:wrap}
+.filters{position:sticky;top:0;background:#fff;padding:8px 0;border-bottom:1px solid #ddd;display:flex;gap:14px;
+  flex-wrap:wrap;z-index:1}.filters select{max-width:260px}
+.scroll{overflow-x:auto;max-width:100%}table.ft{font-size:12px}td.code{white-space:nowrap}
+td.act{color:#1e3a8a;font-size:12px;min-width:180px}tr[hidden]{display:none}
 """
 
 _SCRIPT = """(function(){var errs=[];window.addEventListener('error',function(e){errs.push(String(e.message));
 document.documentElement.setAttribute('data-errors',errs.join(' | '));});
 document.addEventListener('DOMContentLoaded',function(){var n=document.querySelectorAll('svg.chart').length;
-document.body.setAttribute('data-rendered',String(n));});})();"""
+document.body.setAttribute('data-rendered',String(n));});})();
+""" + FILTER_SCRIPT
 
 
 def _table(head: list[str], rows: list[str]) -> str:
@@ -147,6 +155,8 @@ def render(data: QualityData) -> str:
         f'<div class="muted">outputs: {esc(data.out_dir)} · generated {esc(data.generated)} · {esc(PARSER_VERSION)} · '
         "numbers computed with DuckDB over the published Parquet (the catalog views)</div>",
         f'<h2>Overview</h2><div class="cards">{cards}</div>',
+        "<h2>Problems by code, and cells published by format</h2>", problem_charts(data.problems),
+        render_problems(data.problems),
         '<h2>Reports per status and format</h2><div class="row">',
         bar_chart(status_items, "reports per status", "status:", width=520),
         bar_chart(format_items, "reports per source format", "format:", width=520), "</div>",
