@@ -55,6 +55,14 @@ def _prefect_logging_outlives_capsys(request: pytest.FixtureRequest):  # type: i
         setup_logging(incremental=False)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs a Prefect API (through the ``prefect_server`` fixture) as ``prefect``, so
+    ``make test-fast`` can leave them out without a list to keep up to date."""
+    for item in items:
+        if "prefect_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.prefect)
+
+
 @pytest.fixture
 def corpus_dir() -> Path:
     return CORPUS

@@ -282,6 +282,7 @@ ADVICE = {"empty_file": "re-download", "corrupt": "re-download", "page_limit": "
 
 # --- the tests ------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["year", "all-years"])
 def test_mixed_batch_pure(tmp_path: Path, mode: str) -> None:
     goods = good_set(mode)
