@@ -40,6 +40,9 @@ def _literals(node: ast.AST) -> list[tuple[str, bool]]:
         return _literals(node.body) + _literals(node.orelse)
     if isinstance(node, ast.BoolOp):
         return [x for v in node.values for x in _literals(v)]
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
+            and isinstance(node.func.value, ast.Dict)):  # {ErrorType: "code", ...}.get(type(exc), "default")
+        return [x for v in (*node.func.value.values, *node.args[1:]) for x in _literals(v)]
     return []
 
 
