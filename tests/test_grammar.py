@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nianbao.grammar import heading_section, is_page_number
+from nianbao.grammar import is_page_number, section_of
 
 
 @pytest.mark.parametrize(("line", "in_margin", "expected"), [
@@ -24,4 +24,4 @@ def test_page_numbers(line: str, in_margin: bool, expected: bool) -> None:
     ("（一）主动公开情况", None), ("本年度共收到申请120件。", None),
 ])
 def test_heading_sections(line: str, section: int | None) -> None:
-    assert heading_section(line) == section
+    assert section_of(line) == section

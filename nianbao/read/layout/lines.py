@@ -16,7 +16,7 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from nianbao.grammar import heading_section, is_page_number
+from nianbao.grammar import is_page_number, section_of
 from nianbao.model import Cell, Grid, Origin
 from nianbao.read.layout.chars import Char, bbox_of, cluster, join_chars, join_lines
 from nianbao.read.layout.lattice import is_value
@@ -105,7 +105,7 @@ def _first_value_x(line: Line) -> float | None:
 
 def _short_filler(line: Line, max_len: int = 16) -> bool:
     t = line.text.strip()
-    return len(t) <= max_len and not t.endswith(("。", "；", ";")) and heading_section(t) is None
+    return len(t) <= max_len and not t.endswith(("。", "；", ";")) and section_of(t) is None
 
 
 def table_regions(lines: list[Line]) -> list[Region]:
