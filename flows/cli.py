@@ -73,6 +73,20 @@ def _bench(argv: list[str]) -> int:
     return int(bench["main"](argv))
 
 
+def _catalog(out: str, catalog: str | None) -> int:
+    """``nianbao catalog OUT``: rewrite the DuckDB catalog over what is published (no Prefect involved)."""
+    from pathlib import Path
+
+    from nianbao.bi.catalog import write_catalog
+    from nianbao.location import is_remote
+
+    if not is_remote(out) and not Path(out, "reports").is_dir():
+        print(f"nianbao: {out} is not an output folder (no reports/ dataset in it)", file=sys.stderr)
+        return 2
+    print(f"DuckDB catalog: {write_catalog(out, catalog=catalog)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["bench"]:
@@ -91,7 +105,12 @@ def main(argv: list[str] | None = None) -> int:
     bf.add_argument("--from", dest="from_year", type=int, required=True, help="first year reported on")
     bf.add_argument("--to", dest="to_year", type=int, required=True, help="last year reported on (inclusive)")
     _common(bf)
+    cat = sub.add_parser("catalog", help="(re)build the DuckDB catalog (views) of an output folder or s3:// location")
+    cat.add_argument("out", help="output root: a folder (catalog written to <out>/catalog.duckdb) or s3://bucket/prefix")
+    cat.add_argument("--catalog", default=None, help="object-store output: local catalog file (default ./catalog.duckdb)")
     args = parser.parse_args(argv)
+    if args.command == "catalog":
+        return _catalog(args.out, args.catalog)
     _quiet_prefect_defaults()
     from nianbao.errors import SettingsError
     from nianbao.settings import load_settings
