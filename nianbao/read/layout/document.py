@@ -18,7 +18,7 @@ import re
 import statistics
 from dataclasses import dataclass
 
-from nianbao.grammar import section_of
+from nianbao.grammar import is_numbered, section_of
 from nianbao.model import Block, Cell, Document, Grid, Origin, ReaderProblem, TextBlock
 from nianbao.normalize import normalize_label
 from nianbao.read.layout.chars import bbox_of, join_lines
@@ -61,7 +61,6 @@ def _metrics(lines: list[Line]) -> _Metrics:
     return _Metrics(min(ln.x0 for ln in long), statistics.median(ln.x1 for ln in long), body)
 
 
-_HEADING_START = re.compile(r"^\s*(?:[（(]\s*)?(?:[一二三四五六七八九十]+|\d{1,2})\s*[、.．）)]")
 
 
 def _opens(prev: Line, m: _Metrics) -> bool:
@@ -72,7 +71,7 @@ def _opens(prev: Line, m: _Metrics) -> bool:
 def _continues(cur: Line, m: _Metrics) -> bool:
     """The line starts at the left margin and is not a heading: it may continue a paragraph."""
     return cur.x0 <= m.left + 0.6 * cur.size and not (
-        _HEADING_START.match(cur.text) and section_of(cur.text) is not None)
+        is_numbered(cur.text, paren=True) and section_of(cur.text) is not None)
 
 
 def _joins(prev: Line, cur: Line, m: _Metrics) -> bool:
