@@ -45,7 +45,7 @@ def publish_batch(out: Path, files: list[Path]) -> None:
     results = drop_duplicates([process_bytes(f.read_bytes(), str(f)) for f in files])
     plan = assign_years(results, None)
     for year in plan.years:
-        rs = [r for r in results if plan.year_of[r.report_id] == year]
+        rs = [r for r in results if plan.year_of.get(r.report_id) == year]
         lin = Lineage(f"qr-{year}", None)
         frames = validate_frames(build_frames(rs, {r.report_id: year for r in rs}, lin), lin, rs[0].parser_version)
         write_partitions(frames, out, [year], f"qr-{year}")
