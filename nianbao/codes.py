@@ -88,8 +88,8 @@ _CHECKS: tuple[Code, ...] = (
     Code("row_value_count", "check", _E, "problem", _ANY_TABLE,
          "A row has a different number of value cells than the template (expected vs actual): it is left out.",
          "Look at the row in the source: merged cells or a number split over two cells."),
-    Code("rows_missing", "check", _W, "problem", _PRO,
-         "Template rows of table 1 were not found (actual lists them).",
+    Code("rows_missing", "check", _W, "problem", _ANY_TABLE,
+         "Template rows of table 1, or of a table printed as text, were not found (actual lists them).",
          "Check whether the report omits them or the layout hid them."),
     Code("section_missing", "check", ("error", "warning"), "problem", None,
          "A section heading (key1 = section number 1-6) was not found; sections 2-4 (tables) are errors.",
@@ -101,6 +101,22 @@ _CHECKS: tuple[Code, ...] = (
     Code("split_impossible", "check", _E, "problem", _ANY_TABLE,
          "Digits printed without separators have no split that balances the identities: left out.",
          "Read the numbers from the original document."),
+    Code("dump_row_ambiguous", "check", _E, "withheld", _ANY_TABLE,
+         "Rows of a table printed as text (a crawler dump) hold fewer or more values than the template's columns: "
+         "a blank cell leaves no trace in such text, so which column each value belongs to is unknown; their cells "
+         "are withheld (actual lists the rows).",
+         "Read those rows from the original page or document (docs/layouts.md, text dumps)."),
+    Code("dump_row_empty", "check", _W, "withheld", _ANY_TABLE,
+         "Rows of a table printed as text have no value after their label: blank and lost cannot be told apart, "
+         "so nothing is published for them.",
+         "Check the rows in the original page; they are usually blank."),
+    Code("year_not_found", "check", _W, "problem", None,
+         "No report year in the document (title, statistics period, intro), its file name or its folder: none "
+         "is assumed.",
+         "Run the report with --year YEAR (or name the year in its file name)."),
+    Code("year_from_path", "check", _I, "note", None,
+         "The document prints no report year; the year (actual) was taken from its file name or folder.",
+         "Check the year if the file name could be misleading."),
     Code("year_mismatch", "check", _E, "problem", None,
          "The report is about another year than the batch (expected = batch year, actual = report year): "
          "held back.",
@@ -225,6 +241,10 @@ _ERRORS: tuple[Code, ...] = (
     Code("year_mismatch", "error", _FAILED, "failure", None,
          "The report is about another year than the batch: held back (see the check of the same name).",
          "Run it in the batch of its year."),
+    Code("year_not_found", "error", _FAILED, "failure", None,
+         "Without --year, a report whose year is in neither the document, its file name nor its folder is held "
+         "back: published under no year (listed in the batch manifest and summary).",
+         "Run it with --year YEAR."),
     Code("internal_error", "error", _FAILED, "failure", None, "An unexpected exception while parsing (a bug).",
          "File a bug with the file; the message names the exception."),
     Code("timeout", "error", _FAILED, "failure", None,
