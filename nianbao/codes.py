@@ -159,21 +159,6 @@ _CHECKS: tuple[Code, ...] = (
          "Values of this table were read by OCR but not published: the identities cannot vouch for every "
          "number (actual = number of values withheld).",
          "Key the table in by hand from the scan (page link)."),
-    Code("year_from_path", "check", _I, "note", None,
-         "The document prints no report year; the year was taken from its file name or folder (actual = that year).",
-         "Check the year; run the report with --year if the name is wrong."),
-    Code("year_not_found", "check", _W, "problem", None,
-         "No report year in the document (title, statistics period, intro), its file name or its folder; none is "
-         "assumed, so the report is held back.",
-         "Run it with --year YEAR."),
-    Code("dump_row_ambiguous", "check", _E, "withheld", None,
-         "Rows of a table printed as plain text hold fewer or more values than the template's columns: a blank cell "
-         "leaves no trace in a text dump, so the columns are unknown and the row's cells are withheld.",
-         "Read the row from the source (or a PDF/HTML copy of the report) by hand."),
-    Code("dump_row_empty", "check", _W, "withheld", None,
-         "Rows of a table printed as plain text have no value after their label (blank and lost cannot be told "
-         "apart); withheld.",
-         "Check the source: if the row is printed blank, nothing is missing."),
     Code("ocr_year_unconfirmed", "check", _W, "problem", None,
          "The report year read by OCR appears only once in the text, so it is not used (actual = that year).",
          "Run the report in the batch of its year (--year)."),
@@ -235,9 +220,6 @@ _ERRORS: tuple[Code, ...] = (
     Code("page_limit", "error", _FAILED, "failure", None,
          "The document exceeds max_pages, or a page exceeded page_timeout_seconds.",
          "Raise max_pages / page_timeout_seconds if the file is genuine."),
-    Code("year_not_found", "error", _FAILED, "failure", None,
-         "No report year in the document, its file name or its folder: held back, nothing published.",
-         "Run it with --year YEAR."),
     Code("year_mismatch", "error", _FAILED, "failure", None,
          "The report is about another year than the batch: held back (see the check of the same name).",
          "Run it in the batch of its year."),
