@@ -53,4 +53,4 @@ clean:
 
 # The core and the readers without Prefect or slow end-to-end tests: the loop to run while editing (< 60 s).
 test-fast:
-	@bash scripts/test.sh -m "not slow and not prefect" $(ARGS)
+	@NIANBAO_TEST_PREFECT_SERVER=0 bash scripts/test.sh -m "not slow and not prefect" $(ARGS)

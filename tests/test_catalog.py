@@ -184,7 +184,7 @@ def test_catalog_over_an_empty_output_has_typed_empty_views(tmp_path: Path) -> N
         assert con.sql(f'SELECT count(*) FROM "{v}"').fetchall()[0][0] == 0
     types = dict(con.sql("SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = 'applications'")
                  .fetchall())
-    assert types["value"] == "DECIMAL(20,4)" and types["report_year"] == "INTEGER"
+    assert types["value"] == "DECIMAL(38,18)" and types["report_year"] == "INTEGER"
     con.close()
 
 

@@ -326,14 +326,6 @@ def cut_server() -> Iterator[str]:
         httpd.server_close()
 
 
-@pytest.fixture(scope="module")
-def prefect_server() -> Iterator[None]:
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=180):
-        yield
-
-
 @pytest.mark.slow
 def test_mixed_batch_through_the_prefect_flow(tmp_path: Path, cut_server: str, prefect_server: None) -> None:
     from flows.annual import annual_batch

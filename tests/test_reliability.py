@@ -865,14 +865,6 @@ def test_a_download_cut_once_is_retried_and_only_the_whole_file_is_used(tmp_path
     assert [p.name for p in _blobs(tmp_path / "cache")] == [hashlib.sha256(data).hexdigest()]
 
 
-@pytest.fixture(scope="module")
-def prefect_server() -> Iterator[None]:
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=180):
-        yield
-
-
 @pytest.mark.slow
 def test_a_failing_report_task_never_loses_the_others_results(tmp_path: Path, prefect_server: None) -> None:
     """The real flow on a batch with inputs that make a reader fail in every way it can — an unexpected

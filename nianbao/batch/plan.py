@@ -24,6 +24,10 @@ def assign_years(results: list[ReportResult], batch_year: int | None) -> BatchPl
     With a batch year, a report found to be about another year is held back: it is recorded
     as failed (``year_mismatch``) in the batch year's ``reports`` and none of its cells are
     published, so a 2022 batch never overwrites the 2021 partition.
+
+    Without a batch year, a report whose year is not known (not in the document, its file name or its
+    folder: check ``year_not_found``) is held back too (``failed`` / ``year_not_found``): it gets no
+    partition, so no year is invented for it; the batch's manifest and summary list it.
     """
     detected = [r.report_year for r in results if r.report_year]
     fallback = batch_year or (Counter(detected).most_common(1)[0][0] if detected else date.today().year - 1)
@@ -42,8 +46,16 @@ def assign_years(results: list[ReportResult], batch_year: int | None) -> BatchPl
                 r.cells, r.sections = [], []
                 held.append(r.report_id)
             year_of[r.report_id] = batch_year
+        elif r.report_year is None and r.status != "failed":
+            r.status, r.error = "failed", "year_not_found"
+            r.error_message = ("no report year in the document, its file name or its folder: held back, nothing "
+                               "published; run it with --year YEAR")
+            r.cells, r.sections = [], []
+            held.append(r.report_id)
+        elif r.report_year is not None:
+            year_of[r.report_id] = r.report_year
         else:
-            year_of[r.report_id] = r.report_year or fallback
+            year_of[r.report_id] = fallback  # a failed input (unreadable): its reports row only
     years = sorted(set(year_of.values()) | ({batch_year} if batch_year is not None else set()))
     return BatchPlan(year_of, years, held)
 

@@ -100,7 +100,9 @@ def build_frames(results: Iterable[ReportResult], year_of: dict[str, int], linea
     rows: dict[str, list[dict[str, Any]]] = {d: [] for d in DATASET_NAMES}
     lin = {"batch_id": lineage.batch_id, "flow_run_id": lineage.flow_run_id}
     for r in results:
-        year = year_of[r.report_id]
+        year = year_of.get(r.report_id)
+        if year is None:  # no year known (year_not_found, no --year): listed in the manifest, published nowhere
+            continue
         base = {"report_id": r.report_id, "report_year": year}
         n_cells = 0
         for c in r.cells:

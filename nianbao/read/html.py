@@ -32,6 +32,7 @@ import lxml.html
 from lxml import etree
 
 from nianbao.errors import CorruptFileError, DecodeError, NianbaoError
+from nianbao.grammar import section_of
 from nianbao.model import Block, Cell, Document, Grid, Origin, TextBlock
 from nianbao.normalize import strip_spaces
 
@@ -397,19 +398,6 @@ class _Walker:
 # ---------------------------------------------------------------------------------------------------------
 # Finding the article
 
-_NUMBERED = re.compile(r"^(?:第?[一二三四五六七八九十]{1,3}(?:部分)?(?P<sep>[、.．:：,，])?|\d{1,2}[、.．:：])")
-# After a bare Chinese numeral these start prose (一是…, 一年来…, 二〇一九…), not a heading.
-_NOT_AFTER_NUMERAL = re.compile(r"^[是要个项年月日次件条批些方〇零]")
-# Section keywords, checked in this order (later sections' keywords are the more specific).
-_SECTION_KEYS: tuple[tuple[int, re.Pattern[str]], ...] = (
-    (6, re.compile(r"其他需要报告")),
-    (5, re.compile(r"存在的?主要问题|主要问题及改进|改进情况")),
-    (4, re.compile(r"行政复议|行政诉讼")),
-    (3, re.compile(r"收到和处理|依申请公开")),
-    (2, re.compile(r"主动公开")),
-    (1, re.compile(r"总体情况|概述|概况")),
-)
-_UNNUMBERED_HEADING = re.compile(r"^(?:总体情况|概述|.{0,24}(?:情况|事项))$")
 _REPORT_TABLE = re.compile(r"第二十条|规章|规范性文件|行政许可|行政处罚|申请人|自然人|法人或其他组织|予以公开|行政复议|行政诉讼")
 _TITLE = re.compile(r"(?:\d{4}|[〇零一二三四五六七八九]{4})年.{0,40}报告|政府信息公开.{0,20}报告|年报")
 _META = re.compile(r"日期[:：]|(?:发布|更新|发文|生成|成文)时间|信息来源|来源[:：]|发文机关|发布机构|索引号|"
@@ -423,30 +411,6 @@ _FOOTER_STRONG = re.compile(r"主办单位|主办[:：]|承办单位|承办[:：
 _FOOTER_WEAK = re.compile(r"站点地图|网站地图|联系我们|关于我们|网站声明|上一篇|下一篇|相关链接|相关阅读|相关文章|相关新闻|"
                           r"相关稿件|扫一扫|分享到|打印本页|关闭窗口|【打印】|【关闭】")
 _TITLE_SCAN = 12  # how many blocks before the article may hold its title and date
-
-
-def section_of(text: str) -> int | None:
-    """Given a line of text, return the report section (1–6) if it is that section's heading, else None.
-
-    A heading is a short line, numbered (一、 / 3、 / 三.) or a bare canonical title, that names a section;
-    the intro sentence that lists every section title is long and ends in 。 and does not count.
-    """
-    t = strip_spaces(text)
-    if not t or len(t) > 45 or t[-1] in "。；;，," or t[0] in "（(【[":  # （一）… numbers subsections
-        return None
-    m = _NUMBERED.match(t)
-    if m:
-        rest = t[m.end():]
-        if not m.group("sep") and not t[0].isdigit() and _NOT_AFTER_NUMERAL.match(rest):
-            return None
-    elif _UNNUMBERED_HEADING.match(t):
-        rest = t
-    else:
-        return None
-    for section, key in _SECTION_KEYS:
-        if key.search(rest):
-            return section
-    return None
 
 
 def _is_footer(b: _Raw) -> bool:
