@@ -25,6 +25,7 @@ from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote
 
 import nianbao
+from flows.deployment import FLOW_TIMEOUT_SECONDS, require_source, summary_table, year_slot
 from nianbao import __version__
 from nianbao.batch.plan import assign_years, drop_duplicates, summarize, summary_markdown
 from nianbao.ingest.sources import SourceItem, expand_sources
@@ -139,6 +140,8 @@ def _artifacts(tag: str, summary: dict[str, Any], results: list[ReportResult], o
                manifest: str, events: str) -> None:
     create_markdown_artifact(markdown=summary_markdown(summary, results), key=f"batch-summary-{tag}",
                              description="nianbao batch summary")
+    create_table_artifact(table=summary_table(summary), key=f"batch-summary-table-{tag}",
+                          description=f"nianbao batch {summary['batch_id']}: outcome in figures")
     issues = _issue_rows(results)
     create_table_artifact(table=issues or [{"check": "none", "message": "no validation issues"}],
                           key=f"validation-issues-{tag}",
@@ -237,6 +240,12 @@ def annual_batch(sources: list[str] | None = None, year: int | None = None, out:
             logger.error("could not write the failed batch's manifest: %s", mexc)
         lineage_event("FAIL", inputs=[_input_record(o, {}) for o in outcomes], error=msg,
                       stack=traceback.format_exc(limit=20))
+        try:  # the Prefect UI shows the outcome of a failed run too
+            create_markdown_artifact(markdown=f"# nianbao batch {batch_id} failed\n\n{msg}\n\nNothing of this "
+                                     "batch was published unless the log says so; the previous data is unchanged.",
+                                     key=f"batch-summary-{tag}", description="nianbao batch summary (failed)")
+        except Exception as aexc:
+            logger.error("could not record the failure artifact: %s", aexc)
         raise
     timings["total_seconds"] = time.perf_counter() - t0
     inputs = [_input_record(o, plan.year_of) for o in outcomes]
@@ -287,19 +296,20 @@ def _year_run_name() -> str:
     return f"year-{year if year is not None else previous_year()}"
 
 
-@flow(name="nianbao-year", flow_run_name=_year_run_name)
-def year_batch(year: int | None = None, source: str | list[str] | None = None, out: str | None = None,
+@flow(name="nianbao-year", flow_run_name=_year_run_name, timeout_seconds=FLOW_TIMEOUT_SECONDS)
+def year_batch(source: str | list[str], year: int | None = None, out: str | None = None,
                settings: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The yearly batch (deployment ``annual-batch``): ``year`` defaults to the previous year in Asia/Shanghai;
-    ``source`` is an inbox folder (``<inbox>/<year>/...``), a manifest, or a list of them; ``out`` the
-    output root. Runs ``annual-batch`` as a subflow on the task runner named in the settings."""
+    """The yearly batch (deployment ``annual-batch``): ``source`` (required) is the inbox folder
+    (``<inbox>/<year>/...``), a manifest, or a list of them; ``year`` defaults to the previous year in
+    Asia/Shanghai; ``out`` the output root. Runs ``annual-batch`` as a subflow on the task runner named in the
+    settings, holding the year's concurrency slot (one run per year at a time)."""
+    sources = require_source(source)
     y = year if year is not None else previous_year()
     cfg = load_settings(**(settings or {}))
-    sources = [source] if isinstance(source, str) else source
-    get_run_logger().info("year %d from %s into %s (%s runner)", y, sources or "the bundled samples",
-                          out or cfg.out_dir, cfg.task_runner)
+    get_run_logger().info("year %d from %s into %s (%s runner)", y, sources, out or cfg.out_dir, cfg.task_runner)
     batch = annual_batch.with_options(task_runner=_task_runner(cfg))
-    result: dict[str, Any] = batch(sources=sources, year=y, out=out, settings=settings)
+    with year_slot(y):
+        result: dict[str, Any] = batch(sources=sources, year=y, out=out, settings=settings)
     return result
 
 

@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     _common(run)
     sub.add_parser("bench", help="benchmark accuracy and throughput (tools/bench.py; `nianbao bench --help`)")
     bf = sub.add_parser("backfill", help="run the yearly batch for every year of a range, one after another")
-    bf.add_argument("sources", nargs="*", help="inbox folders (<inbox>/<year>/...) or manifests (default: the samples)")
+    bf.add_argument("sources", nargs="*", help="inbox folders (<inbox>/<year>/...) or manifests (required)")
     bf.add_argument("--from", dest="from_year", type=int, required=True, help="first year reported on")
     bf.add_argument("--to", dest="to_year", type=int, required=True, help="last year reported on (inclusive)")
     _common(bf)

@@ -121,6 +121,13 @@ _CHECKS: tuple[Code, ...] = (
          "The report is about another year than the batch (expected = batch year, actual = report year): "
          "held back.",
          "Run it in the batch of its year (nianbao run --year ACTUAL)."),
+    Code("year_from_path", "check", _I, "note", None,
+         "The document prints no report year; the year is taken from its file name or folder (actual).",
+         "Nothing if the year is right; otherwise rename the file or run it with --year YEAR."),
+    Code("year_not_found", "check", _W, "problem", None,
+         "No report year in the document (title, statistics period, intro), its file name or its folder; "
+         "none is assumed.",
+         "Run the report in a batch of its year (--year YEAR)."),
     Code("duplicate_input", "check", _I, "note", None,
          "The same bytes were given twice in the batch (actual = the other path): processed once.",
          "Nothing; remove the duplicate from the inbox if it is unintended."),
@@ -133,6 +140,15 @@ _CHECKS: tuple[Code, ...] = (
          "Cells read from digits printed without separators; each split is the only one the identities "
          "allow (derivation = split_by_identity).",
          "Nothing required; prefer the original document over a text dump when available."),
+    # --- tables printed as text (crawler dumps) ------------------------------------------------------
+    Code("dump_row_ambiguous", "check", _E, "withheld", _ANY_TABLE,
+         "Rows of a table printed as text hold fewer or more values than the template's columns: a blank cell "
+         "leaves no trace in a text dump, so the columns are unknown; their cells are withheld (actual = rows).",
+         "Read the rows from the original document (PDF or web page), not the text dump."),
+    Code("dump_row_empty", "check", _W, "withheld", _ANY_TABLE,
+         "Rows of a table printed as text have no value after their label (blank and lost cannot be told "
+         "apart): withheld (actual = rows).",
+         "Check the rows in the original document."),
     # --- reader problems (recorded as checks of severity error; the report is partial) ---------------
     Code("needs_ocr", "check", _E, "problem", None,
          "A page has no text layer (a scan) in a PDF that otherwise has text: that page is not read.",
@@ -224,9 +240,9 @@ _ERRORS: tuple[Code, ...] = (
          "The report is about another year than the batch: held back (see the check of the same name).",
          "Run it in the batch of its year."),
     Code("year_not_found", "error", _FAILED, "failure", None,
-         "Without --year, a report whose year is in neither the document, its file name nor its folder is held "
-         "back: published under no year (listed in the batch manifest and summary).",
-         "Run it with --year YEAR."),
+         "No report year in the document, its file name or its folder, and the batch has no year: held back "
+         "rather than published under a guessed year.",
+         "Run it in a batch of its year (nianbao run --year YEAR), or put it in the inbox folder of its year."),
     Code("internal_error", "error", _FAILED, "failure", None, "An unexpected exception while parsing (a bug).",
          "File a bug with the file; the message names the exception."),
     Code("timeout", "error", _FAILED, "failure", None,
