@@ -16,6 +16,7 @@ so rerunning a backfill after late reports arrived only parses the new ones.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -32,6 +33,17 @@ def _years(from_year: int, to_year: int) -> list[int]:
     if to_year - from_year > 50:
         raise ValueError("a backfill spans at most 51 years")
     return list(range(from_year, to_year + 1))
+
+
+def check_year_folders(sources: str | list[str] | None, from_year: int, to_year: int) -> None:
+    """A backfill reads ``<inbox>/<year>/`` for every year: raise ``ValueError`` naming every missing year
+    folder of every inbox folder given (manifests and URLs carry their own years and are not checked)."""
+    inboxes = [Path(s) for s in ([sources] if isinstance(sources, str) else sources or []) if Path(s).is_dir()]
+    missing = [str(inbox / str(y)) for inbox in inboxes for y in _years(from_year, to_year)
+               if not (inbox / str(y)).is_dir()]
+    if missing:
+        raise ValueError(f"backfill {from_year}-{to_year}: no year folder {', '.join(missing)}; a backfill reads "
+                         "<inbox>/<year>/ for each year — create the folder(s) or narrow --from/--to")
 
 
 def _child_parameters(year: int, source: str | list[str] | None, out: str | None,
@@ -57,6 +69,7 @@ def backfill(from_year: int, to_year: int, source: str | list[str] | None = None
     """
     logger = get_run_logger()
     years = _years(from_year, to_year)
+    check_year_folders(source, from_year, to_year)
     report: dict[str, Any] = {"years": {}}
     failed: list[int] = []
     if deployment is None:

@@ -50,7 +50,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-from nianbao.errors import PublishConflictError, PublishRefusedError
+from nianbao.errors import PublishConflictError, PublishRefusedError, ReportInOtherYearError
 
 JOURNAL = "_journal"
 LOCKS = ".locks"
@@ -92,8 +92,7 @@ def flock(path: Path, timeout: float | None, what: str) -> Iterator[None]:
             except BlockingIOError:
                 if deadline is not None and time.monotonic() >= deadline:
                     raise PublishLockedError(
-                        f"{what} is being published by another run (lock {path}); nothing was written by this "
-                        "run") from None
+                        f"{what} is being published by another run (lock {path}); this run wrote nothing") from None
                 time.sleep(0.1)
         yield
     finally:
@@ -322,10 +321,9 @@ def _check_one_year(out: Path, head: dict[str, Any], versions: dict[int, int]) -
         for other, other_ids in sorted(ids.items()):
             both = ids[year] & other_ids if other != year else set()
             if both:
-                raise PublishRefusedError(
+                raise ReportInOtherYearError(
                     f"report {sorted(both)[0]} (and {len(both) - 1} more) would be published under both "
-                    f"report_year={year} and report_year={other}; a report is published under one year only. "
-                    f"Nothing was replaced: leave it out of one of the two years' batches")
+                    f"report_year={year} and report_year={other}; a report is published under one year only")
 
 
 def commit(out: Path, versions: dict[int, int], what: str) -> dict[str, Any]:
