@@ -117,7 +117,8 @@ def _input_record(o: ReportOutcome, year_of: dict[str, int]) -> dict[str, Any]:
     r, ing = o.result, o.ingested
     return {"uri": ing.item.uri, "sha256": ing.sha256, "size": ing.size if ing.sha256 else None,
             "report_id": r.report_id, "obtained": ing.how, "download_attempts": ing.attempts,
-            "cache_hit": o.cache_hit, "status": r.status, "error": r.error, "detected_year": r.report_year,
+            "cache_hit": o.cache_hit, "status": r.status, "error": r.error, "error_message": r.error_message,
+            "detected_year": r.report_year,
             "partition_year": year_of.get(r.report_id), "agency": r.agency or ing.item.agency,
             "source_format": r.source_format, "parse_seconds": round(r.seconds, 3),
             "ingest_seconds": round(ing.seconds, 3), "worker": o.worker}
