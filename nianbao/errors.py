@@ -115,6 +115,13 @@ class ReportInOtherYearError(PublishRefusedError):
     hint = "Nothing was replaced; leave the report out of one of the two years' batches"
 
 
+class NothingToRollBackError(PublishRefusedError):
+    """``nianbao rollback`` found no earlier kept version of the year."""
+
+    code = "nothing_to_roll_back"
+    hint = "Nothing was changed; rollback goes back one kept version at a time (the last 5 are kept)"
+
+
 class PublishConflictError(NianbaoError):
     """Another run is publishing the same year; this run gave up without writing."""
 

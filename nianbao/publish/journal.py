@@ -35,9 +35,6 @@ the n-th step boundary it passes (or the first one of that name); see ``step``.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import fcntl
 import hashlib
 import json
 import os
@@ -50,7 +47,8 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-from nianbao.errors import PublishConflictError, PublishRefusedError, ReportInOtherYearError
+from nianbao.errors import NothingToRollBackError, ReportInOtherYearError
+from nianbao.publish.fsutil import PublishLockedError, exchange_dirs, flock, fsync_dir, link_or_copy, write_durable
 
 JOURNAL = "_journal"
 LOCKS = ".locks"
@@ -73,80 +71,12 @@ def step(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-class PublishLockedError(PublishConflictError):
-    """Another run holds a lock this run needs (same year, same output)."""
-
-
-@contextmanager
-def flock(path: Path, timeout: float | None, what: str) -> Iterator[None]:
-    """Hold an exclusive advisory lock on ``path``; wait up to ``timeout`` seconds (None: forever), then raise
-    ``PublishLockedError``. The kernel releases it when the process dies, even by SIGKILL."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fh = open(path, "a+")  # noqa: SIM115 - held across the yield below, closed in finally
-    deadline = None if timeout is None else time.monotonic() + timeout
-    try:
-        while True:
-            try:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise PublishLockedError(
-                        f"{what} is being published by another run (lock {path}); this run wrote nothing") from None
-                time.sleep(0.1)
-        yield
-    finally:
-        fh.close()
-
-
-# --- file system primitives ----------------------------------------------------------------------
-
-_RENAME_EXCHANGE = 2
-_AT_FDCWD = -100
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-_renameat2 = getattr(_libc, "renameat2", None)
-
-
-def exchange_dirs(a: Path, b: Path) -> None:
-    """Atomically swap two existing directories (Linux renameat2); two renames elsewhere."""
-    if _renameat2 is not None:
-        rc = _renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
-        if rc == 0:
-            return
-    tmp = b.with_name(b.name + ".swap")
-    os.rename(b, tmp)
-    os.rename(a, b)
-    os.rename(tmp, a)
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_durable(path: Path, data: bytes) -> None:
-    """Write a file and fsync it (not its directory)."""
-    with open(path, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
 def _replace_json(path: Path, obj: Any) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:6]}.tmp")
     write_durable(tmp, json.dumps(obj, ensure_ascii=False, indent=1, sort_keys=True).encode())
     os.replace(tmp, path)
     fsync_dir(path.parent)
 
-
-def _link_or_copy(src: Path, dst: Path) -> None:
-    try:
-        os.link(src, dst)
-    except OSError:  # a file system without hard links: a copy has the same bytes
-        shutil.copy2(src, dst)
 
 
 # --- paths and HEAD ------------------------------------------------------------------------------
@@ -221,7 +151,7 @@ def materialize(out: Path, dataset: str, year: int, version: int, scratch: Path)
         shutil.rmtree(new)
     new.mkdir(parents=True)
     for f in sorted(src.iterdir()):
-        _link_or_copy(f, new / f.name)
+        link_or_copy(f, new / f.name)
     fsync_dir(new)
     live.parent.mkdir(parents=True, exist_ok=True)
     if live.exists():
@@ -326,14 +256,15 @@ def _check_one_year(out: Path, head: dict[str, Any], versions: dict[int, int]) -
                     f"report_year={year} and report_year={other}; a report is published under one year only")
 
 
-def commit(out: Path, versions: dict[int, int], what: str) -> dict[str, Any]:
+def commit(out: Path, versions: dict[int, int], what: str, *, check: bool = True) -> dict[str, Any]:
     """Make ``versions`` ({year: version}) current in one atomic replace of HEAD.json; return the new HEAD.
 
     Each version's previous one goes to the front of its history (a rollback passes the version found
     in the history and it is taken out of it instead)."""
     with flock(out / JOURNAL / "HEAD.lock", 120.0, f"the journal HEAD of {out}"):
         head = read_head(out)
-        _check_one_year(out, head, versions)
+        if check:  # not when adopting data published before the journal: that records what is there
+            _check_one_year(out, head, versions)
         seq = int(head["seq"]) + 1
         for year, version in versions.items():
             old = head["years"].get(str(year))
@@ -410,7 +341,7 @@ def adopt_legacy(out: Path, year: int, datasets: list[str], scratch: Path, meta:
         (stage / d).mkdir()
         if live_dir(out, d, year).is_dir():
             for f in sorted(live_dir(out, d, year).glob("*.parquet")):
-                _link_or_copy(f, stage / d / f.name)
+                link_or_copy(f, stage / d / f.name)
     write_durable(stage / VERSION_FILE, json.dumps(meta, ensure_ascii=False).encode())
     target = version_dir(out, year, 0)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -437,7 +368,7 @@ def publish_versions(out: Path, staged: dict[int, dict[str, tuple[str, bytes]]],
             adopted[year] = legacy
         versions[year] = stage_version(out, year, scratch, staged[year], metas[year])
     if adopted:  # the legacy data becomes the version the first publish can be rolled back to
-        commit(out, adopted, "adopt legacy partitions")
+        commit(out, adopted, "adopt legacy partitions", check=False)
     head = commit(out, versions, what)
     for year, version in sorted(versions.items()):
         for name in datasets:
@@ -463,7 +394,7 @@ def rollback(out: Path, year: int, datasets: list[str], lock_timeout: float | No
     with session(out, [year], datasets, lock_timeout) as scratch:
         state = read_head(out)["years"].get(str(year))
         if state is None or not state["history"]:
-            raise PublishRefusedError(
+            raise NothingToRollBackError(
                 f"report_year={year} of {out} has no earlier version to roll back to "
                 f"({'never published' if state is None else 'only version ' + str(state['version']) + ' is kept'})")
         target = state["history"][0]
