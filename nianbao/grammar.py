@@ -66,3 +66,25 @@ def heading_section(line: str) -> int | None:
             # such as "(一)主动公开情况" only count when their number is the section's.
             return sec.number
     return None
+
+
+# Page numbers printed as running chrome: "- 3 -", "—3—", "第3页", "第3页 共10页", "3/10", "Page 3 of 10", and a
+# bare "3" where the position says it is in a page margin.
+PAGE_NUMBER = re.compile(
+    r"^(?:[-—–－_~·]*\s*\d{1,4}\s*[-—–－_~·]*"
+    r"|第\s*\d{1,4}\s*页(?:\s*[,，/]?\s*共\s*\d{1,4}\s*页)?"
+    r"|\d{1,4}\s*/\s*\d{1,4}|(?:page|Page|PAGE)\s*\d{1,4}(?:\s*of\s*\d{1,4})?)$"
+)
+_DECORATED_NUMBER = re.compile(r"^[-—–－_~·]+\s*\d{1,4}\s*[-—–－_~·]+$")
+_PLAIN_NUMBER = re.compile(r"^[-—–－_~·]*\s*\d{1,4}\s*[-—–－_~·]*$")
+
+
+def is_page_number(line: str, *, in_margin: bool) -> bool:
+    """Given a line and whether it sits in a page's top or bottom margin, return True when it is a page number.
+
+    Without a position (plain text), a number with dashes on one side or none could be a table value, so only
+    a number decorated on both sides ("- 3 -") counts there; every other form counts anywhere."""
+    text = line.strip()
+    if not PAGE_NUMBER.match(text):
+        return False
+    return in_margin or not _PLAIN_NUMBER.match(text) or bool(_DECORATED_NUMBER.match(text))

@@ -295,6 +295,7 @@ ADVICE = {"empty_file": "re-download", "corrupt": "re-download", "page_limit": "
 
 # --- the tests ------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["year", "all-years"])
 def test_mixed_batch_pure(tmp_path: Path, mode: str) -> None:
     goods = good_set(mode)
@@ -336,14 +337,6 @@ def cut_server() -> Iterator[str]:
     finally:
         httpd.shutdown()
         httpd.server_close()
-
-
-@pytest.fixture(scope="module")
-def prefect_server() -> Iterator[None]:
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=180):
-        yield
 
 
 @pytest.mark.slow

@@ -167,6 +167,7 @@ class CrashingStore(ObjectStore):
         super().delete_prefix(prefix)
 
 
+@pytest.mark.slow
 def test_a_crash_at_any_request_leaves_each_partition_old_or_new_and_recovery_converges(bucket: str) -> None:
     old_files = [CORPUS / "seed-000-mulan-liuhe-2022.txt"]
     new_files = [CORPUS / "seed-001-nuomin-2022.txt", CORPUS / "seed-003-baoqing-qixingpao-2022.txt"]
@@ -291,6 +292,7 @@ def test_a_scheme_pyarrow_does_not_know_goes_through_fsspec() -> None:
     assert store.list(STAGING) == []
 
 
+@pytest.mark.slow
 def test_an_unreachable_store_fails_with_what_to_check(tmp_path: Path) -> None:
     frames, years = _frames(SEEDS[:1], "b1")
     store = ObjectStore.open("s3://nianbao-nowhere/pub", endpoint_url="http://127.0.0.1:9")

@@ -332,6 +332,7 @@ def test_page_limit_is_configurable() -> None:
     assert process_bytes(many_pages_pdf(3000), "big.pdf", max_pages=5000).error != "page_limit"
 
 
+@pytest.mark.slow
 def test_a_page_that_makes_pdfminer_spin_is_cut_off_by_the_time_limit(tmp_path: Path) -> None:
     """The real spinning page (``spinning_pdf``) in the flow's per-report isolation: the child is killed
     after ``report_timeout_seconds`` and the report recorded as ``timeout``; the next report is parsed."""
@@ -353,6 +354,7 @@ def test_a_page_that_makes_pdfminer_spin_is_cut_off_by_the_time_limit(tmp_path: 
     assert after.status == "ok" and after.cells
 
 
+@pytest.mark.slow
 def test_the_spinning_page_really_spins_without_a_limit(tmp_path: Path) -> None:
     """The shallow version of the same structure finishes: it is the depth, not a broken file, that spins."""
     shallow = process_bytes(spinning_pdf(depth=4), "shallow.pdf")
@@ -871,14 +873,6 @@ def test_a_download_cut_once_is_retried_and_only_the_whole_file_is_used(tmp_path
     assert [p.name for p in _blobs(tmp_path / "cache")] == [hashlib.sha256(data).hexdigest()]
 
 
-@pytest.fixture(scope="module")
-def prefect_server() -> Iterator[None]:
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=180):
-        yield
-
-
 @pytest.mark.slow
 def test_a_failing_report_task_never_loses_the_others_results(tmp_path: Path, prefect_server: None) -> None:
     """The real flow on a batch with inputs that make a reader fail in every way it can — an unexpected
@@ -923,6 +917,7 @@ def test_a_failing_report_task_never_loses_the_others_results(tmp_path: Path, pr
             if c.table == "applications")
 
 
+@pytest.mark.slow
 def test_a_page_that_eats_memory_is_stopped_by_the_memory_cap_before_its_timeout(tmp_path: Path) -> None:
     """The spinning page grows pdfminer's object lists without end: with ``report_memory_mb`` the child
     dies at the cap long before the time limit, the report says which limit to raise, the next one parses."""

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import html
 import math
-import os
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -24,6 +22,7 @@ import duckdb
 
 from nianbao import PARSER_VERSION
 from nianbao.bi.catalog import create_views
+from nianbao.fsio import atomic_write
 
 REPORT_FILE = "quality_report.html"
 TOP_BODIES = 15
@@ -288,14 +287,7 @@ def write_quality_report(out_dir: Path | str) -> Path:
     """Compute the numbers and write ``<out>/quality_report.html`` atomically; return its path."""
     out = Path(out_dir).resolve()
     page = render(collect(out))
-    final = out / REPORT_FILE
-    tmp = out / f".{REPORT_FILE}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
-        tmp.write_text(page, encoding="utf-8")
-        os.replace(tmp, final)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return final
+    return atomic_write(out / REPORT_FILE, page)
 
 
 __all__ = ["QUERIES", "REPORT_FILE", "QualityData", "canon", "collect", "render", "write_quality_report"]

@@ -234,9 +234,9 @@ def map_applications(grids: list[Grid]) -> TableResult:
         version = "2021"
     elif has_2019 and not has_2021:
         version = "2019"
-    elif n == 25:
+    elif n == len(TABLES[("applications", "2021")].rows):
         version = "2021"
-    elif n == 23:
+    elif n == len(TABLES[("applications", "2019")].rows):
         version = "2019"
     else:
         version = None
@@ -357,27 +357,28 @@ def map_reviews(grids: list[Grid]) -> TableResult:
     """Given the grids of section 4, return the keyed cells of the reviews/litigation table."""
     result = TableResult("reviews_litigation", "2021")
     keys = [(p.key, o.key) for p in PROCEEDINGS for o in OUTCOMES]
+    width = len(keys)  # the whole table is printed as one row of numbers
     rows = [r for r in table_rows(grids) if r.has_values]
     values: list[Cell] | None = None
     for r in rows:
-        if len(r.value_cells) == 15:
+        if len(r.value_cells) == width:
             values = r.value_cells
             break
     if values is None:
-        # The 15 numbers may be split over consecutive rows (a page break, or 5 + 10).
+        # The numbers may be split over consecutive rows (a page break, or 5 + 10).
         acc: list[Cell] = []
         for r in rows:
             acc.extend(r.value_cells)
-            if len(acc) == 15:
+            if len(acc) == width:
                 values = acc
                 break
-            if len(acc) > 15:
+            if len(acc) > width:
                 break
     if values is None:
         result.version = None
         if rows:
             result.problems.append(Problem("row_value_count", "error", "reviews_litigation",
-                                           "no row of 15 values found; the table is left out", expected="15",
+                                           f"no row of {width} values found; the table is left out", expected=str(width),
                                            actual=",".join(str(len(r.value_cells)) for r in rows)))
         else:
             result.problems.append(Problem("table_missing", "error", "reviews_litigation",
