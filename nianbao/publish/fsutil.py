@@ -1,18 +1,18 @@
-"""File-system primitives of the local publish: advisory locks, the atomic directory exchange, durable writes."""
+"""File-system primitives of the local publish beyond ``nianbao.fsio`` (the one atomic write and the one lock):
+the publish lock error, the atomic directory exchange, durable writes and hard links."""
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import fcntl
 import os
 import shutil
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from nianbao.errors import PublishConflictError
+from nianbao.fsio import LockTimeoutError, file_lock
 
 
 class PublishLockedError(PublishConflictError):
@@ -21,24 +21,19 @@ class PublishLockedError(PublishConflictError):
 
 @contextmanager
 def flock(path: Path, timeout: float | None, what: str) -> Iterator[None]:
-    """Hold an exclusive advisory lock on ``path``; wait up to ``timeout`` seconds (None: forever), then raise
-    ``PublishLockedError``. The kernel releases it when the process dies, even by SIGKILL."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fh = open(path, "a+")  # noqa: SIM115 - held across the yield below, closed in finally
-    deadline = None if timeout is None else time.monotonic() + timeout
+    """Hold ``nianbao.fsio.file_lock`` on ``path``; after ``timeout`` seconds (None: wait forever) raise
+    ``PublishLockedError`` (a ``PublishConflictError``). The kernel releases it when the process dies, even by
+    SIGKILL."""
+    lock = file_lock(path, timeout=timeout, what=what)
     try:
-        while True:
-            try:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise PublishLockedError(
-                        f"{what} is being published by another run (lock {path}); this run wrote nothing") from None
-                time.sleep(0.1)
+        lock.__enter__()
+    except LockTimeoutError:
+        raise PublishLockedError(
+            f"{what} is being published by another run (lock {path}); this run wrote nothing") from None
+    try:
         yield
     finally:
-        fh.close()
+        lock.__exit__(None, None, None)
 
 
 # --- file system primitives ----------------------------------------------------------------------
@@ -59,14 +54,6 @@ def exchange_dirs(a: Path, b: Path) -> None:
     os.rename(b, tmp)
     os.rename(a, b)
     os.rename(tmp, a)
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def write_durable(path: Path, data: bytes) -> None:

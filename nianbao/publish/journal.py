@@ -48,7 +48,8 @@ from pathlib import Path
 from typing import Any
 
 from nianbao.errors import NothingToRollBackError, ReportInOtherYearError
-from nianbao.publish.fsutil import PublishLockedError, exchange_dirs, flock, fsync_dir, link_or_copy, write_durable
+from nianbao.fsio import atomic_write, fsync_dir
+from nianbao.publish.fsutil import PublishLockedError, exchange_dirs, flock, link_or_copy, write_durable
 
 JOURNAL = "_journal"
 LOCKS = ".locks"
@@ -72,11 +73,8 @@ def step(name: str) -> None:
 
 
 def _replace_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:6]}.tmp")
-    write_durable(tmp, json.dumps(obj, ensure_ascii=False, indent=1, sort_keys=True).encode())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
-
+    atomic_write(path, json.dumps(obj, ensure_ascii=False, indent=1, sort_keys=True))
+    fsync_dir(path.parent)  # the rename itself durable: HEAD.json is the commit
 
 
 # --- paths and HEAD ------------------------------------------------------------------------------
