@@ -260,6 +260,7 @@ def generations(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str,
             "c": frames_of([CORPUS / "seed-001-nuomin-2022.txt"], "c")}  # 2022: 001
 
 
+@pytest.mark.slow
 def test_kill_9_at_every_step_boundary_lands_on_one_committed_generation(
         tmp_path: Path, generations: dict[str, dict[str, pl.DataFrame]]) -> None:
     base = tmp_path / "base"

@@ -31,7 +31,7 @@ from pandera.errors import SchemaErrors
 from nianbao.location import is_remote
 from nianbao.publish import journal
 from nianbao.publish.contract import check_contract, readable_counts, readable_ids
-from nianbao.publish.objectstore import ObjectStore, open_store, publish_to_store, read_store_dataset
+from nianbao.publish.objectstore import ObjectStore, ObjectStoreError, open_store, publish_to_store, read_store_dataset
 from nianbao.results import ReportResult
 from nianbao.template import TABLE_KEY_COLUMNS, TABLES
 from schemas import DATASET_NAMES, DATASETS, pandera_schema, polars_schema
@@ -252,7 +252,15 @@ def write_partitions_to_store(frames: dict[str, pl.DataFrame], store: ObjectStor
     ``nianbao.publish.objectstore``); return the files written with their sha256. Same bytes as a local publish.
     The publish contract is checked against what the store holds (without a lock: an object store has none)."""
     check_contract(frames["reports"], years, {}, allow_shrink=True, where=store.uri)
-    published = read_store_dataset(store, "reports", polars_schema("reports"))
+    try:
+        published = read_store_dataset(store, "reports", polars_schema("reports"))
+    except OSError as exc:
+        if isinstance(exc, ObjectStoreError):
+            raise
+        raise ObjectStoreError(
+            f"publishing batch {batch_id} to {store.uri} failed reading what is published: {exc}. Check that the "
+            "bucket exists, the credentials and the endpoint (setting s3_endpoint_url or AWS_ENDPOINT_URL); the "
+            "last published output is intact, rerun the batch once the store is reachable") from exc
     check_contract(frames["reports"], years, readable_counts(published), allow_shrink=allow_shrink, where=store.uri)
     meta = _parquet_metadata(metadata)
 
