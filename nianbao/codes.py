@@ -137,15 +137,6 @@ _CHECKS: tuple[Code, ...] = (
          "Cells read from digits printed without separators; each split is the only one the identities "
          "allow (derivation = split_by_identity).",
          "Nothing required; prefer the original document over a text dump when available."),
-    # --- tables printed as text (crawler dumps) ------------------------------------------------------
-    Code("dump_row_ambiguous", "check", _E, "withheld", _ANY_TABLE,
-         "Rows of a table printed as text hold fewer or more values than the template's columns: a blank cell "
-         "leaves no trace in a text dump, so the columns are unknown; their cells are withheld (actual = rows).",
-         "Read the rows from the original document (PDF or web page), not the text dump."),
-    Code("dump_row_empty", "check", _W, "withheld", _ANY_TABLE,
-         "Rows of a table printed as text have no value after their label (blank and lost cannot be told "
-         "apart): withheld (actual = rows).",
-         "Check the rows in the original document."),
     # --- reader problems (recorded as checks of severity error; the report is partial) ---------------
     Code("needs_ocr", "check", _E, "problem", None,
          "A page has no text layer (a scan) in a PDF that otherwise has text: that page is not read.",
