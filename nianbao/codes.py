@@ -110,9 +110,9 @@ _CHECKS: tuple[Code, ...] = (
          "Rows of a table printed as text have no value after their label: blank and lost cannot be told apart, "
          "so nothing is published for them.",
          "Check the rows in the original page; they are usually blank."),
-    Code("year_not_found", "check", _W, "problem", None,
+    Code("year_not_found", "check", ("warning", "error"), "problem", None,
          "No report year in the document (title, statistics period, intro), its file name or its folder: none "
-         "is assumed.",
+         "is assumed, and without --year the report is held back (error).",
          "Run the report with --year YEAR (or name the year in its file name)."),
     Code("year_from_path", "check", _I, "note", None,
          "The document prints no report year; the year (actual) was taken from its file name or folder.",
@@ -121,6 +121,10 @@ _CHECKS: tuple[Code, ...] = (
          "The report is about another year than the batch (expected = batch year, actual = report year): "
          "held back.",
          "Run it in the batch of its year (nianbao run --year ACTUAL)."),
+    Code("published_in_other_year", "check", _E, "problem", None,
+         "The same report (same bytes) is already published under another year (actual): held back, since a "
+         "report is published under one year only.",
+         "If it belongs to this year, republish the other year without it first."),
     Code("duplicate_input", "check", _I, "note", None,
          "The same bytes were given twice in the batch (actual = the other path): processed once.",
          "Nothing; remove the duplicate from the inbox if it is unintended."),
@@ -224,9 +228,9 @@ _ERRORS: tuple[Code, ...] = (
          "The report is about another year than the batch: held back (see the check of the same name).",
          "Run it in the batch of its year."),
     Code("year_not_found", "error", _FAILED, "failure", None,
-         "Without --year, a report whose year is in neither the document, its file name nor its folder is held "
-         "back: published under no year (listed in the batch manifest and summary).",
-         "Run it with --year YEAR."),
+         "No report year in the document, its file name or its folder, and the batch has no year: held back "
+         "rather than published under a guessed year.",
+         "Run it in a batch of its year (nianbao run --year YEAR), or put it in the inbox folder of its year."),
     Code("internal_error", "error", _FAILED, "failure", None, "An unexpected exception while parsing (a bug).",
          "File a bug with the file; the message names the exception."),
     Code("timeout", "error", _FAILED, "failure", None,
