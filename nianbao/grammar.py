@@ -74,7 +74,6 @@ _LINE_TITLE = {s: re.compile(_title_pattern(s, loose=True) + r"$") for s in rang
 _GLUED_TITLE = {s: re.compile(_title_pattern(s, loose=False)) for s in range(1, 7)}
 _MAX_HEADING_LEN = 45
 # Site chrome after the report on web pages.
-CHROME = re.compile(r"主办[:：]|承办[:：]|ICP备|网站标识码|站点地图|公网安备|版权所有|建议使用.*浏览器|网站地图|技术支持[:：]")
 
 
 @dataclass(frozen=True)
