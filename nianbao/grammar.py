@@ -77,7 +77,6 @@ _LINE_TITLE = {s: re.compile(_title_pattern(s, loose=True) + r"$") for s in rang
 _GLUED_TITLE = {s: re.compile(_title_pattern(s, loose=False)) for s in range(1, 7)}
 _MAX_HEADING_LEN = 45
 # Site chrome after the report on web pages.
-CHROME = re.compile(r"主办[:：]|承办[:：]|ICP备|网站标识码|站点地图|公网安备|版权所有|建议使用.*浏览器|网站地图|技术支持[:：]")
 
 
 @dataclass(frozen=True)
@@ -118,16 +117,16 @@ def parse_numbering(text: str) -> Numbering:
     return Numbering(int(m.group("ar")), "arabic", bool(m.group("arsep")), text[m.end():])
 
 
-def is_numbered(line: str, *, paren: bool) -> bool:
-    """True when a line starts with a numbering and its separator (一、 1. 1、 第一部分; (一) when ``paren``)."""
-    n = parse_numbering(_squash(line))
-    return n.style is not None and n.separated and (paren or n.style != "paren")
-
-
 def strip_numbering(text: str) -> str:
     """Given a label (NFKC, no spaces), return it without its leading numbering (one level)."""
     n = parse_numbering(text)
     return n.rest if n.style is not None else text
+
+
+def starts_numbered(line: str) -> bool:
+    """Given a line, return True when it opens with a heading numbering (一、 1. （一） 第一部分)."""
+    n = parse_numbering(_squash(line))
+    return n.style in ("paren", "part") or (n.style in ("cn", "arabic") and n.separated)
 
 
 def section_of(line: str) -> int | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from nianbao.grammar import is_numbered, is_page_number
+from nianbao.grammar import is_page_number, starts_numbered
 from nianbao.model import Cell, Document, Grid, Origin, TextBlock
 from nianbao.read.decode import decode_bytes
 
@@ -131,7 +131,7 @@ def read_text(data: bytes, source: str = "") -> Document:
                 j += 1
                 continue
             nxt = next((lines[k] for k in range(j + 1, min(n, j + 4)) if lines[k].strip()), "")
-            short = (len(cur.strip()) <= 10 and not is_numbered(cur, paren=False)) or re.fullmatch(r"[一二三四]、", cur.strip())
+            short = (len(cur.strip()) <= 10 and not starts_numbered(cur)) or re.fullmatch(r"[一二三四]、", cur.strip())
             if short and _is_table_line(nxt):
                 run.append((j + 1, cur))
                 j += 1
