@@ -416,7 +416,7 @@ def _md_t2_wide(doc: Doc) -> list[str]:
            _md_row(["", "", "", "自然人", "法人或其他组织", "", "", "", "", "总计"]),
            _md_row(["", "", "", "", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他", ""])]
     top = sub = ""
-    for (grp, key, lab), (_, plab, values) in zip(doc.t2_rows, doc.t2_rows_printed()):
+    for (grp, key, _lab), (_, plab, values) in zip(doc.t2_rows, doc.t2_rows_printed()):
         if key in ("new_received", "carried_over", "carried_forward"):
             out.append(_md_row([plab, plab if repeat else "", plab if repeat else "", *values]))
             continue
