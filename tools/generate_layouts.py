@@ -7,7 +7,7 @@ the project's generated fixtures (tests/fixtures/generated/*.json) and, where pr
 
 * ``crawler_oneline``  a crawler's text dump: site chrome (栏目:, 发布日期:, 浏览次数:, breadcrumbs,
   footer) around the report, the whole article on one or a few lines, headings glued to their text,
-  table cells separated by single spaces (an empty cell printed as ``/`` or ``-``).
+  table cells separated by single spaces (an empty cell printed as ``/`` or ``-``; some digits full-width).
 * ``space_cells``      one table row per line, cells separated by single spaces, chrome header lines.
 * ``dump_blank_cells`` the crawler dump of a report whose tables have BLANK cells (only gold reports with
   blank cells): a blank cell vanishes from the text, so the columns of the row's other values are
@@ -198,8 +198,9 @@ class Doc:
             sign = "-" if whole.startswith("-") else ""
             whole = f"{int(whole.lstrip('-')):,}"
             s = sign + whole + (f".{frac}" if frac else "")
-        if self.cls == "fullwidth" and self.rng.random() < 0.5:
-            s = s.translate(FW)
+        if (self.cls == "fullwidth" and self.rng.random() < 0.5) or (
+                self.cls in ("crawler_oneline", "space_cells") and self.rng.random() < 0.15):
+            s = s.translate(FW)  # crawlers keep the page's full-width digits where it printed them
         return s
 
     # --- tables as printed rows: list of (label cells, value cells) ---------------------------
