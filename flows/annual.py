@@ -15,7 +15,7 @@ import traceback
 import uuid
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger
@@ -25,6 +25,7 @@ from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote
 
 import nianbao
+from flows.progress import Mode, Progress
 from nianbao import __version__
 from nianbao.batch import assign_years, drop_duplicates, summarize, summary_markdown
 from nianbao.lineage import (
@@ -42,13 +43,11 @@ from nianbao.pipeline import ReportResult
 from nianbao.schemas import DATASET_NAMES
 from nianbao.settings import Settings, load_settings
 from nianbao.sources import SourceItem, expand_sources
+from tasks import cancel
 from tasks.report_tasks import Ingested, ReportOutcome, bi_outputs, ingest, process_report, publish, unfetched_result
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 TIMEZONE = "Asia/Shanghai"
-
-# Where ``nianbao run`` prints one line per finished report (set by the CLI when settings.progress).
-PROGRESS: TextIO | None = None
 
 
 def previous_year(tz: str = TIMEZONE) -> int:
@@ -105,9 +104,9 @@ def _lost(item: SourceItem, exc: BaseException) -> ReportOutcome:
     return ReportOutcome(unfetched_result(ing), ing)
 
 
-def _progress_line(i: int, n: int, outcome: ReportOutcome) -> str:
+def _progress_line(outcome: ReportOutcome) -> str:
     r = outcome.result
-    return (f"[{i}/{n}] {r.source_uri.rsplit('/', 1)[-1]}: {r.status}{f' ({r.error})' if r.error else ''}, "
+    return (f"{r.source_uri.rsplit('/', 1)[-1]}: {r.status}{f' ({r.error})' if r.error else ''}, "
             f"{len(r.cells)} cells, {len(r.problems)} issues"
             + (" — cached" if outcome.cache_hit else f", {r.seconds:.2f} s"))
 
@@ -161,12 +160,14 @@ def _artifacts(tag: str, summary: dict[str, Any], results: list[ReportResult], o
 
 @flow(name="annual-batch", flow_run_name=_batch_run_name, log_prints=True)
 def annual_batch(sources: list[str] | None = None, year: int | None = None, out: str | None = None,
-                 settings: dict[str, Any] | None = None) -> dict[str, Any]:
+                 settings: dict[str, Any] | None = None, progress: Mode = "off") -> dict[str, Any]:
     """Process one batch: per report ingest → process (cached, or parsed in isolation), then publish.
 
     ``sources`` are files, folders (``<inbox>/<year>/...``) or manifests (default: the bundled
     samples); ``year`` the year reported on (None: every report under its own year); ``out`` the
-    output root. Writes ``<out>/_manifests/<batch_id>.json`` and OpenLineage events.
+    output root; ``progress`` how finished reports are shown on stderr (``bar``, ``lines``, ``off``).
+    Writes ``<out>/_manifests/<batch_id>.json`` and OpenLineage events. Raises ``tasks.cancel.Cancelled``
+    (nothing published) when the batch is cancelled by Ctrl-C / SIGTERM before its publish.
     """
     cfg = load_settings(**(settings or {}))
     if out:
@@ -191,29 +192,35 @@ def annual_batch(sources: list[str] | None = None, year: int | None = None, out:
         items = expand_sources(sources or [str(SAMPLES)], year)
         logger.info("batch %s: %d inputs, output %s, runner %s", batch_id, len(items), cfg.out_dir, cfg.task_runner)
         lineage_event("START", inputs=[{"uri": it.uri, "report_id": it.uri} for it in items])
+        cancel.check()
         finals = {process_report.submit(ingest.submit(item, cfg), cfg, year, _label(item.uri)): item
                   for item in items}
-        for i, fut in enumerate(as_completed(list(finals)), 1):
-            try:
-                outcome: ReportOutcome = fut.result()
-            except Exception as exc:
-                logger.error("%s: the task failed: %s: %s", finals[fut].uri, type(exc).__name__, exc)
-                outcome = _lost(finals[fut], exc)
-            outcomes.append(outcome)
-            line = _progress_line(i, len(items), outcome)
-            logger.info("%s", line)
-            if PROGRESS is not None and cfg.progress:
-                PROGRESS.write(line + "\n")  # not print(): log_prints would turn it into a log record
-                PROGRESS.flush()
+        bar = Progress(progress if cfg.progress else "off", len(items))
+        try:
+            for fut in as_completed(list(finals)):
+                try:
+                    outcome: ReportOutcome = fut.result()
+                except Exception as exc:
+                    logger.error("%s: the task failed: %s: %s", finals[fut].uri, type(exc).__name__, exc)
+                    outcome = _lost(finals[fut], exc)
+                outcomes.append(outcome)
+                line = _progress_line(outcome)
+                logger.info("[%d/%d] %s", len(outcomes), len(items), line)
+                bar.advance(line)  # stderr, not print(): log_prints would turn it into a log record
+                cancel.check()  # Ctrl-C / SIGTERM: stop before anything is published
+        finally:
+            bar.close()
         timings["reports_seconds"] = time.perf_counter() - t0
         order = {it.uri: k for k, it in enumerate(items)}
         outcomes.sort(key=lambda o: order.get(o.ingested.item.uri, 0))
         results = drop_duplicates([o.result for o in outcomes])
         plan = assign_years(results, year)
         t_pub = time.perf_counter()
-        files = publish(quote(results), plan.year_of, plan.years, cfg.out_dir, batch_id, run_id,
-                        {"batch_id": batch_id, "parser_version": nianbao.PARSER_VERSION, "code_version": __version__},
-                        cfg)
+        cancel.check()
+        with cancel.critical():  # one atomic commit: a cancel arriving now lets it finish
+            files = publish(quote(results), plan.year_of, plan.years, cfg.out_dir, batch_id, run_id,
+                            {"batch_id": batch_id, "parser_version": nianbao.PARSER_VERSION,
+                             "code_version": __version__}, cfg)
         timings["publish_seconds"] = time.perf_counter() - t_pub
         t_bi = time.perf_counter()
         if cfg.out_is_remote:
@@ -222,7 +229,7 @@ def annual_batch(sources: list[str] | None = None, year: int | None = None, out:
                         "(they need a local output folder; see docs/bi.md)")
             bi: dict[str, Any] = {}
         else:
-            bi = bi_outputs(cfg.out_dir, batch_id, run_id)
+            bi = _bi_outputs(cfg.out_dir, batch_id, run_id, logger)
         timings["bi_seconds"] = time.perf_counter() - t_bi
     except BaseException as exc:
         timings["total_seconds"] = time.perf_counter() - t0
@@ -259,13 +266,40 @@ def annual_batch(sources: list[str] | None = None, year: int | None = None, out:
     summary.update(batch_id=batch_id, files=len(files), manifest=manifest_file,
                    lineage=events_copy or str(lineage_file(cfg)), cache=manifest["cache"], flow_run_id=run_id,
                    catalog=bi.get("catalog"), quality_report=bi.get("quality_report"),
-                   crossyear_issues=bi.get("crossyear_issue_count"))
+                   crossyear_issues=bi.get("crossyear_issue_count"), bi_error=bi.get("bi_error"),
+                   **_accounting(results))
     _artifacts(tag, summary, results, cfg.out_dir, manifest_file, summary["lineage"])
     if bi.get("quality_report"):
         create_link_artifact(link=Path(bi["quality_report"]).as_uri(), link_text="quality report (HTML)",
                              key=f"quality-report-{tag}", description="batch quality report")
     logger.info("summary: %s", {k: v for k, v in summary.items() if k != "issues"})
     return summary
+
+
+def _accounting(results: list[ReportResult]) -> dict[str, Any]:
+    """What the summary must say about inputs that were not published: skipped files (with their
+    reasons), reports held back (another year, unknown year) and failed ones."""
+    skipped = [{"uri": r.source_uri, "reason": r.error or "skipped", "message": r.error_message or ""}
+               for r in results if r.status == "skipped"]
+    held = [r.source_uri for r in results if r.error in ("year_mismatch", "year_unknown")]
+    failed = [r.source_uri for r in results if r.status == "failed" and r.source_uri not in set(held)]
+    return {"skipped": skipped, "held_back": held, "failed": failed}
+
+
+def _bi_outputs(out_dir: str, batch_id: str, run_id: str | None, logger: Any) -> dict[str, Any]:
+    """The catalog, cross-year checks and quality report, after a publish that has already committed:
+    their failure (another run exchanging a partition while the catalog reads it, say) must not turn a
+    completed publish into a failed run. One retry, then a warning the summary repeats."""
+    for attempt in (1, 2):
+        try:
+            info: dict[str, Any] = bi_outputs(out_dir, batch_id, run_id)
+            return info
+        except Exception as exc:
+            if attempt == 2:
+                logger.warning("catalog / quality report not rebuilt: %s: %s", type(exc).__name__, exc)
+                return {"bi_error": f"{type(exc).__name__}: {exc}"}
+            time.sleep(1.0)
+    return {}
 
 
 def _copy_events(cfg: Settings, batch_id: str, ol_run: str, logger: Any) -> str | None:

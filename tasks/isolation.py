@@ -18,6 +18,7 @@ This module must not import prefect: the child imports only the pure core.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import importlib
 import os
 import pickle
@@ -122,6 +123,16 @@ class _Worker:
 
 _IDLE: list[_Worker] = []
 _IDLE_LOCK = threading.Lock()
+_BUSY: set[_Worker] = set()  # workers running a call now (killed by kill_busy on a cancel)
+
+
+def kill_busy() -> None:
+    """Kill the process group of every worker (busy or idle) without waiting or locking: called from a
+    signal handler on Ctrl-C / SIGTERM, so the reports being parsed come back at once (as crashed) and
+    no child outlives the batch. The killed workers are replaced on their next use."""
+    for w in list(_BUSY) + list(_IDLE):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(w.proc.pid, signal.SIGKILL)
 
 
 def _checkout(memory_mb: int) -> _Worker:
@@ -160,12 +171,15 @@ def call_isolated(target: str, args: tuple[Any, ...] = (), kwargs: dict[str, Any
     so a report costs no interpreter start-up."""
     request = pickle.dumps((target, args, kwargs or {}), protocol=pickle.HIGHEST_PROTOCOL)
     worker = _checkout(memory_mb)
+    _BUSY.add(worker)
     try:
         kind, value = worker.call(request, timeout)
     except BaseException:
         if worker.proc.poll() is None:
             worker.kill()
         raise
+    finally:
+        _BUSY.discard(worker)
     if kind == "memory":
         worker.kill()  # its heap may be fragmented or half-freed: start the next call afresh
         raise IsolationMemoryLimit(value)
