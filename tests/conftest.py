@@ -32,8 +32,8 @@ LINEAGE_COLUMNS = ["batch_id", "flow_run_id", "seconds"]
 def published_frames(out: Path | str) -> dict:
     """Given an output root (folder or object store URI), return every published dataset without the
     run-dependent columns, rows in a canonical order: equal frames mean the same published data."""
-    from nianbao.publish import read_dataset
-    from nianbao.schemas import DATASET_NAMES
+    from nianbao.publish.parquet import read_dataset
+    from schemas import DATASET_NAMES
 
     frames = {}
     for name in DATASET_NAMES:

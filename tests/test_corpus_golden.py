@@ -14,9 +14,9 @@ import pytest
 from conftest import CORPUS, load_gold
 
 from nianbao.goldscore import score_cells
-from nianbao.identities import equations, evaluate
-from nianbao.mapping import CellValue
 from nianbao.pipeline import process_bytes
+from nianbao.results import CellValue
+from nianbao.validate.identities import equations, evaluate
 
 GOLDS = sorted(CORPUS.glob("*.json"))
 # Recall expected per file: full where every gold cell is printed and readable.

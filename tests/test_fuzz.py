@@ -22,10 +22,11 @@ from hypothesis import strategies as st
 from nianbao.errors import NianbaoError
 from nianbao.model import Document, Grid, TextBlock
 from nianbao.normalize import normalize_label, parse_value
-from nianbao.pipeline import ReportResult, process_bytes
-from nianbao.publish import Lineage, build_frames, validate_frames
-from nianbao.readers.html import read_html
-from nianbao.readers.text import read_text
+from nianbao.pipeline import process_bytes
+from nianbao.publish.parquet import Lineage, build_frames, validate_frames
+from nianbao.read.html import read_html
+from nianbao.read.text import read_text
+from nianbao.results import ReportResult
 
 SCALE = max(1, int(os.environ.get("NIANBAO_FUZZ_SCALE", "1")))
 

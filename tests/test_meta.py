@@ -9,8 +9,8 @@ from pathlib import Path
 
 from conftest import CORPUS, ROOT
 
-from nianbao.schemas import DATASETS, pandera_schema
 from nianbao.template import TABLE_KEY_COLUMNS, TABLE_KEYS, TABLES, all_column_keys, all_row_keys
+from schemas import DATASETS, pandera_schema
 
 
 def test_core_never_imports_prefect() -> None:

@@ -45,9 +45,9 @@ from test_reliability import (
     zip_archive,
 )
 
-from nianbao.publish import read_dataset
+from nianbao.ingest.sources import read_manifest
+from nianbao.publish.parquet import read_dataset
 from nianbao.settings import Settings
-from nianbao.sources import read_manifest
 
 GENERATED = FIXTURES / "generated"
 BAD = FIXTURES / "bad"

@@ -17,7 +17,8 @@ import polars as pl
 import pytest
 from conftest import CORPUS, published_frames
 
-from nianbao.objectstore import (
+from nianbao.pipeline import process_bytes
+from nianbao.publish.objectstore import (
     COMMITS,
     STAGING,
     ObjectStore,
@@ -26,8 +27,7 @@ from nianbao.objectstore import (
     roll_forward,
     stage_and_commit,
 )
-from nianbao.pipeline import process_bytes
-from nianbao.publish import (
+from nianbao.publish.parquet import (
     Lineage,
     build_frames,
     read_dataset,
@@ -35,8 +35,8 @@ from nianbao.publish import (
     write_partitions,
     write_partitions_to_store,
 )
-from nianbao.schemas import DATASET_NAMES, pandera_schema
 from nianbao.settings import Settings
+from schemas import DATASET_NAMES, pandera_schema
 
 SEEDS = sorted(CORPUS.glob("seed-*.txt"))
 
@@ -308,8 +308,8 @@ def test_a_location_without_a_bucket_is_refused_clearly() -> None:
 
 def test_local_state_of_a_store_output_goes_to_the_user_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
                                                                ) -> None:
-    from nianbao.cache import cache_root
-    from nianbao.lineage import lineage_file
+    from nianbao.batch.cache import cache_root
+    from nianbao.publish.lineage import lineage_file
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     cfg = Settings(out_dir="s3://bucket/some/prefix")
@@ -324,7 +324,7 @@ def test_local_state_of_a_store_output_goes_to_the_user_cache(monkeypatch: pytes
 def test_the_batch_flow_publishes_to_s3_what_it_publishes_locally(bucket: str, tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     from flows.annual import annual_batch
-    from nianbao.lineage import read_events, read_manifests
+    from nianbao.publish.lineage import read_events, read_manifests
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     sources = [str(p) for p in SEEDS[:3]]

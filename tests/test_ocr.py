@@ -17,12 +17,13 @@ from typing import Any
 import pytest
 from conftest import FIXTURES
 
-from nianbao.identities import equations
-from nianbao.mapping import CellValue, Problem, TableResult
-from nianbao.ocrgate import gate_ocr
-from nianbao.pipeline import ReportResult, process_bytes
-from nianbao.readers.ocr import INSTALL_HINT, ocr_missing
+from nianbao.extract.mapping import TableResult
+from nianbao.pipeline import process_bytes
+from nianbao.read.ocr import INSTALL_HINT, ocr_missing
+from nianbao.results import CellValue, Problem, ReportResult
 from nianbao.settings import load_settings
+from nianbao.validate.identities import equations
+from nianbao.validate.ocrgate import gate_ocr
 
 SCANNED = FIXTURES / "scanned"
 BAD_SCAN = FIXTURES / "bad" / "scanned-image-only.pdf"
@@ -178,7 +179,7 @@ def test_gate_publishes_a_table_only_when_every_identity_is_evaluated_and_balanc
 ])
 def test_an_ocr_year_is_kept_only_when_the_text_names_it_twice(texts: list[str], kept: bool) -> None:
     from nianbao.model import Document, TextBlock
-    from nianbao.ocrgate import confirm_ocr_year
+    from nianbao.validate.ocrgate import confirm_ocr_year
 
     detected = int(texts[0][2:6])
     result = ReportResult(report_id="x", source_uri="s.pdf", source_format="pdf", source_bytes=1,

@@ -35,12 +35,13 @@ import pytest
 from conftest import CORPUS, FIXTURES, ROOT
 
 from nianbao import errors
-from nianbao.batch import assign_years, drop_duplicates, summarize, summary_markdown
+from nianbao.batch.plan import assign_years, drop_duplicates, summarize, summary_markdown
 from nianbao.errors import NianbaoError
-from nianbao.pipeline import ReportResult, fail, process_bytes
-from nianbao.publish import Lineage, build_frames, read_dataset, validate_frames, write_partitions
+from nianbao.ingest.sources import RefusedSourceError, SourceItem, expand_sources, read_item, read_local, read_manifest
+from nianbao.pipeline import fail, process_bytes
+from nianbao.publish.parquet import Lineage, build_frames, read_dataset, validate_frames, write_partitions
+from nianbao.results import ReportResult
 from nianbao.settings import Settings
-from nianbao.sources import RefusedSourceError, SourceItem, expand_sources, read_item, read_local, read_manifest
 
 RELIABILITY = FIXTURES / "reliability"
 SAMPLES = ROOT / "data" / "samples"
@@ -834,7 +835,7 @@ def _blobs(cache_dir: Path) -> list[Path]:
 
 
 def test_a_download_that_dies_half_way_is_never_parsed_as_a_whole_file(tmp_path: Path, short_server: str) -> None:
-    fetch_mod = pytest.importorskip("nianbao.fetch")
+    fetch_mod = pytest.importorskip("nianbao.ingest.fetch")
     _ShortBody.cut = 99  # every attempt dies after a third of the body
     cfg = Settings(cache_dir=str(tmp_path / "cache"), download_retries=2, download_timeout_seconds=5)
     with pytest.raises(NianbaoError) as exc:
@@ -854,7 +855,7 @@ def test_a_download_that_dies_half_way_is_never_parsed_as_a_whole_file(tmp_path:
 
 
 def test_a_download_cut_once_is_retried_and_only_the_whole_file_is_used(tmp_path: Path, short_server: str) -> None:
-    fetch_mod = pytest.importorskip("nianbao.fetch")
+    fetch_mod = pytest.importorskip("nianbao.ingest.fetch")
     _ShortBody.cut = 1
     cfg = Settings(cache_dir=str(tmp_path / "cache"), download_retries=2, download_timeout_seconds=5)
     data = fetch_mod.fetch(short_server, cfg, sleep=lambda s: None)

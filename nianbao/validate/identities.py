@@ -13,8 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from nianbao.mapping import CellValue, Problem, TableRow
+from nianbao.extract.mapping import TableRow
 from nianbao.normalize import parse_value
+from nianbao.results import CellValue, Problem
 from nianbao.template import (
     APPLICANT_PARTS,
     APPLICANTS,

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from nianbao.pipeline import ReportResult
+from nianbao.results import ReportResult
 from nianbao.settings import Settings
 
 CHUNK = 1 << 16

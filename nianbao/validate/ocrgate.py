@@ -2,7 +2,7 @@
 for every one of them.
 
 OCR misreads digits (3↔8, 1↔7, a lost 0) and nothing in a single cell shows it. The identities
-(勾稽关系, ``nianbao.identities``) are the only independent check, so an OCR'd table is published only if
+(勾稽关系, ``nianbao.validate.identities``) are the only independent check, so an OCR'd table is published only if
 
 * the template has identities for it: ``applications`` and ``reviews_litigation``. ``proactive_disclosure``
   has none (its columns are independent counts), so it is **never** published from OCR;
@@ -25,13 +25,14 @@ import re
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from nianbao.identities import Equation, Key, equations
-from nianbao.mapping import CellValue, Problem, TableResult
+from nianbao.extract.mapping import TableResult
 from nianbao.model import Document, TextBlock
 from nianbao.normalize import nfkc
+from nianbao.results import CellValue, Problem
+from nianbao.validate.identities import Equation, Key, equations
 
 if TYPE_CHECKING:
-    from nianbao.pipeline import ReportResult
+    from nianbao.results import ReportResult
 
 CHECKED_TABLES = ("applications", "reviews_litigation")  # tables the identities cover cell by cell
 # Warnings that a row's label was not read as printed. The identities cannot catch two rows exchanged

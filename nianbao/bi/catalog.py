@@ -29,15 +29,15 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from nianbao.crossyear import (
+from nianbao.bi.crossyear import (
     AGENCY_DATASET,
     CROSSYEAR_DATASET,
     agency_schema,
     crossyear_schema,
     write_agency_keys,
 )
-from nianbao.schemas import DATASET_NAMES, polars_schema
 from nianbao.template import APPLICANTS, APPLICATIONS_2019, APPLICATIONS_2021
+from schemas import DATASET_NAMES, polars_schema
 
 CATALOG_FILE = "catalog.duckdb"
 STORAGE_VERSION = "v1.4.0"

@@ -36,11 +36,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from nianbao.mapping import CellValue, Problem
 from nianbao.normalize import nfkc
+from nianbao.results import CellValue, Problem
 
 if TYPE_CHECKING:
-    from nianbao.pipeline import ReportResult
+    from nianbao.results import ReportResult
 
 _NUM = r"(\d+(?:\.\d+)?)"
 _COUNT_END = r"(?:件|起|宗|个)(?![\d])"

@@ -29,7 +29,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from nianbao import __version__
-from nianbao.cache import CHUNK, BlobStore, cache_root
+from nianbao.batch.cache import CHUNK, BlobStore, cache_root
 from nianbao.errors import FileTooLargeError, NianbaoError
 from nianbao.settings import Settings
 

@@ -10,10 +10,10 @@ version's exactly. Cells that cannot be placed are left out and a ``Problem`` sa
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
 
-from nianbao.model import Cell, Grid, Origin
-from nianbao.normalize import ParsedValue, ValueKind, normalize_label, parse_value
+from nianbao.model import Cell, Grid
+from nianbao.normalize import ParsedValue, normalize_label, parse_value
+from nianbao.results import CellValue, Problem
 from nianbao.template import (
     APPLICANTS,
     OUTCOMES,
@@ -23,38 +23,6 @@ from nianbao.template import (
     TableTemplate,
     TemplateVersion,
 )
-
-
-@dataclass(frozen=True)
-class CellValue:
-    """One published cell: keys, parsed value, raw text and where it was printed."""
-
-    table: str
-    key1: str
-    key2: str
-    value: Decimal | None
-    kind: ValueKind
-    raw: str
-    origin: Origin = Origin()  # noqa: RUF009 - Origin is frozen, sharing the default is safe
-    unit: str = ""
-    # "printed", or "identity" when a cell lost by the extract was recovered because the identities
-    # leave exactly one possible value (always flagged in validation_issues).
-    derivation: str = "printed"
-
-
-@dataclass(frozen=True)
-class Problem:
-    """A structural or validation problem: becomes one row of ``validation_issues``."""
-
-    check: str
-    severity: str  # "error" | "warning" | "info"
-    table: str | None
-    message: str
-    key1: str | None = None
-    key2: str | None = None
-    expected: str | None = None
-    actual: str | None = None
-    page: int | None = None
 
 
 @dataclass

@@ -63,9 +63,9 @@ from nianbao.errors import (
     PageLimitError,
     UnreadableFontError,
 )
+from nianbao.grammar import heading_section
 from nianbao.model import Block, Cell, Document, Grid, Origin, ReaderProblem, TextBlock
 from nianbao.normalize import normalize_label, parse_value
-from nianbao.segment import heading_section
 
 __all__ = ["read_pdf"]
 

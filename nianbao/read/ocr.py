@@ -14,7 +14,7 @@ Per page:
    (``pdf.layout_page``: lattice cells, unruled tables, lines) and document assembly, so segmentation
    and template mapping see the same model as for a PDF with a text layer; pages and bboxes are in PDF
    points. The document is marked ``ocr=True``: the pipeline publishes its numbers only where the
-   identities vouch for them (``nianbao.ocrgate``).
+   identities vouch for them (``nianbao.validate.ocrgate``).
 
 Pure: the only side effects are temporary files and the ``tesseract`` child process; no prefect.
 """
@@ -33,7 +33,7 @@ from PIL import Image
 
 from nianbao.errors import CorruptFileError, NeedsOcrError, PageLimitError
 from nianbao.model import Document, ReaderProblem
-from nianbao.readers import pdf as _pdf
+from nianbao.read import pdf as _pdf
 
 __all__ = ["DPI", "INSTALL_HINT", "ocr_missing", "read_scanned_pdf"]
 

@@ -29,7 +29,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from nianbao import PARSER_VERSION, __version__
-from nianbao.objectstore import is_remote, open_store, write_json
+from nianbao.location import is_remote
+from nianbao.publish.objectstore import open_store, write_json
 from nianbao.settings import Settings
 
 NAMESPACE = "nianbao"
@@ -179,7 +180,7 @@ def run_id_for(flow_run_id: str | None) -> str:
 
 def _schema_fields(dataset: str) -> list[tuple[str, str]]:
     try:
-        from nianbao.schemas import polars_schema
+        from schemas import polars_schema
 
         return [(k, str(v)) for k, v in polars_schema(dataset).items()]
     except Exception:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from nianbao.errors import ConverterMissingError, CorruptFileError, EmptyFileError
 from nianbao.model import Document
-from nianbao.readers.docx import _ENCRYPTED_STREAM, _OLE_MAGIC, read_docx
+from nianbao.read.docx import _ENCRYPTED_STREAM, _OLE_MAGIC, read_docx
 
 LEGACY_SUFFIXES = (".doc", ".wps", ".rtf")
 _EXECUTABLES = ("soffice", "libreoffice")

@@ -16,9 +16,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from nianbao.catalog import write_catalog
-from nianbao.crossyear import AGENCY_DATASET, CROSSYEAR_DATASET, run_crossyear_checks
-from nianbao.quality_report import write_quality_report
+from nianbao.bi.catalog import write_catalog
+from nianbao.bi.crossyear import AGENCY_DATASET, CROSSYEAR_DATASET, run_crossyear_checks
+from nianbao.bi.quality_report import write_quality_report
 
 LOCK_FILE = ".bi.lock"
 

@@ -1,7 +1,7 @@
 """The batch quality report: ``<out>/quality_report.html``, one static, self-contained page.
 
 Every number on the page is computed with DuckDB over the published Parquet outputs, through the
-same views as the catalog (``nianbao.catalog.create_views`` on an in-memory connection), and is
+same views as the catalog (``nianbao.bi.catalog.create_views`` on an in-memory connection), and is
 printed in an element carrying ``data-metric`` (what it is) and ``data-value`` (the exact value),
 so a test can compare the rendered page with its own query. Charts are inline SVG; the page loads
 nothing (a Content-Security-Policy forbids it) and its one small script only records that it ran
@@ -23,7 +23,7 @@ from typing import Any
 import duckdb
 
 from nianbao import PARSER_VERSION
-from nianbao.catalog import create_views
+from nianbao.bi.catalog import create_views
 
 REPORT_FILE = "quality_report.html"
 TOP_BODIES = 15

@@ -48,12 +48,6 @@ class ObjectStoreError(OSError):
     """An object store could not be opened or reached; says which location and what to check."""
 
 
-def is_remote(location: str | os.PathLike[str]) -> bool:
-    """Given an output location, return True when it names an object store (``scheme://``, not ``file://``)."""
-    s = os.fspath(location)
-    return "://" in s and not s.startswith("file://")
-
-
 @dataclass(frozen=True)
 class ObjectInfo:
     key: str  # relative to the store's root
@@ -320,7 +314,6 @@ __all__ = [
     "ObjectInfo",
     "ObjectStore",
     "ObjectStoreError",
-    "is_remote",
     "open_store",
     "publish_to_store",
     "read_store_dataset",

@@ -6,8 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 
-from nianbao.mapping import Problem
-from nianbao.pipeline import ReportResult
+from nianbao.results import Problem, ReportResult
 
 
 @dataclass

@@ -32,10 +32,10 @@ from typing import Any
 import polars as pl
 
 from nianbao import PARSER_VERSION
-from nianbao.agency import AgencyLink, link_agencies
-from nianbao.publish import read_dataset
-from nianbao.schemas import pandera_schema, polars_schema
+from nianbao.bi.agency import AgencyLink, link_agencies
+from nianbao.publish.parquet import read_dataset
 from nianbao.template import APPLICANTS
+from schemas import pandera_schema, polars_schema
 
 CROSSYEAR_DATASET = "crossyear_issues"
 AGENCY_DATASET = "agency_keys"
@@ -47,7 +47,7 @@ IN_FORCE_CATEGORIES = ("rules", "normative_documents")
 
 # Extra columns of crossyear_issues beyond the validation_issues columns.
 CROSSYEAR_EXTRA: tuple[tuple[str, pl.DataType, str], ...] = (
-    ("agency_key", pl.String(), "body key that links the two reports (nianbao.agency)"),
+    ("agency_key", pl.String(), "body key that links the two reports (nianbao.bi.agency)"),
     ("related_report_id", pl.String(), "the earlier year's report the row was compared with"),
     ("related_year", pl.Int32(), "year of the related report"),
 )

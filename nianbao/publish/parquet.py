@@ -11,7 +11,7 @@ publish interrupted after its marker is rolled forward by the next publish; one 
 before is discarded. Readers never see a half-written partition.
 
 An object store output (``s3://...``) has no rename: ``write_partitions_to_store`` publishes the
-same bytes through a commit log instead (``nianbao.objectstore``).
+same bytes through a commit log instead (``nianbao.publish.objectstore``).
 """
 
 from __future__ import annotations
@@ -34,10 +34,11 @@ from typing import Any
 import polars as pl
 from pandera.errors import SchemaErrors
 
-from nianbao.objectstore import ObjectStore, is_remote, open_store, publish_to_store, read_store_dataset
-from nianbao.pipeline import ReportResult
-from nianbao.schemas import DATASET_NAMES, DATASETS, pandera_schema, polars_schema
+from nianbao.location import is_remote
+from nianbao.publish.objectstore import ObjectStore, open_store, publish_to_store, read_store_dataset
+from nianbao.results import ReportResult
 from nianbao.template import TABLE_KEY_COLUMNS, TABLES
+from schemas import DATASET_NAMES, DATASETS, pandera_schema, polars_schema
 
 STAGING = ".staging"
 LOCKS = ".locks"
@@ -305,7 +306,7 @@ def _write_locked(frames: dict[str, pl.DataFrame], out: Path, years: list[int], 
 def write_partitions_to_store(frames: dict[str, pl.DataFrame], store: ObjectStore, years: list[int],
                               batch_id: str, metadata: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """Write the frames' rows of ``years`` to an object store (stage, commit record, roll forward; see
-    ``nianbao.objectstore``); return the files written with their sha256. Same bytes as a local publish."""
+    ``nianbao.publish.objectstore``); return the files written with their sha256. Same bytes as a local publish."""
     meta = _parquet_metadata(metadata)
 
     def encoded() -> Iterator[tuple[str, int, int, bytes]]:

@@ -14,10 +14,11 @@ import itertools
 import re
 from decimal import Decimal
 
-from nianbao.identities import Key, equations, evaluate
-from nianbao.mapping import CellValue, Problem, TableResult
+from nianbao.extract.mapping import TableResult
 from nianbao.normalize import nfkc, parse_value
+from nianbao.results import CellValue, Problem
 from nianbao.template import APPLICANTS, OUTCOMES, PROCEEDINGS, TABLES, Row, TemplateVersion
+from nianbao.validate.identities import Key, equations, evaluate
 
 _MAX_CANDIDATES = 2000
 
