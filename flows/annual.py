@@ -189,7 +189,11 @@ def annual_batch(sources: list[str] | None = None, year: int | None = None, out:
     outcomes: list[ReportOutcome] = []
     timings: dict[str, float] = {}
     try:
-        items = expand_sources(sources or [str(SAMPLES)], year)
+        walked = expand_sources(sources or [str(SAMPLES)], year)
+        # Another year's folder of an inbox belongs to that year's batch: listed in the manifest and the
+        # summary, not as rows of this year's reports.
+        other_years = [it for it in walked if it.skip == "other_year_folder"]
+        items = [it for it in walked if it.skip != "other_year_folder"]
         logger.info("batch %s: %d inputs, output %s, runner %s", batch_id, len(items), cfg.out_dir, cfg.task_runner)
         lineage_event("START", inputs=[{"uri": it.uri, "report_id": it.uri} for it in items])
         cancel.check()
@@ -257,7 +261,9 @@ def annual_batch(sources: list[str] | None = None, year: int | None = None, out:
     manifest = build_manifest(batch_id=batch_id, flow_run_id=run_id, openlineage_run_id=ol_run, year=year,
                               years=plan.years, inputs=inputs, outputs=outputs, started_at=started_at,
                               finished_at=now_iso(), timings=timings, settings=cfg,
-                              parent_flow_run_id=parent and parent["run_id"])
+                              parent_flow_run_id=parent and parent["run_id"],
+                              extra={"not_read": [{"uri": it.uri, "reason": it.skip, "message": it.note}
+                                                  for it in other_years]})
     manifest_file = write_manifest(cfg.out_dir, manifest, cfg)
     lineage_event("COMPLETE", inputs=inputs, outputs=outputs)
     events_copy = _copy_events(cfg, batch_id, ol_run, logger)
@@ -267,7 +273,7 @@ def annual_batch(sources: list[str] | None = None, year: int | None = None, out:
                    lineage=events_copy or str(lineage_file(cfg)), cache=manifest["cache"], flow_run_id=run_id,
                    catalog=bi.get("catalog"), quality_report=bi.get("quality_report"),
                    crossyear_issues=bi.get("crossyear_issue_count"), bi_error=bi.get("bi_error"),
-                   **_accounting(results))
+                   not_read=[it.uri for it in other_years], **_accounting(results))
     _artifacts(tag, summary, results, cfg.out_dir, manifest_file, summary["lineage"])
     if bi.get("quality_report"):
         create_link_artifact(link=Path(bi["quality_report"]).as_uri(), link_text="quality report (HTML)",

@@ -61,6 +61,10 @@ def _print_accounting(summary: dict[str, Any], shown: int = 10) -> None:
             print(f"    {s['uri']}: {s['reason']}" + (f" — {s['message']}" if s.get("message") else ""))
         if len(skipped) > shown:
             print(f"    ... {len(skipped) - shown} more in the manifest and the reports dataset (status = skipped)")
+    not_read = summary.get("not_read") or []
+    if not_read:
+        print(f"  not read: {len(not_read)} other years' folders ({', '.join(n.rsplit('/', 1)[-1] for n in not_read)}"
+              "): they belong to those years' batches")
     held = summary.get("held_back") or []
     if held:
         print(f"  held back: {len(held)} (another or an unknown year; see error_message in the reports dataset)")
@@ -165,6 +169,8 @@ def _preflight(args: argparse.Namespace) -> Any:
     cfg = load_settings(args.config, task_runner=args.runner, max_workers=args.workers, out_dir=args.out)
     preflight.check_sources(args.sources)
     preflight.check_out(cfg.out_dir, args.sources or [_samples()])
+    for warning in preflight.check_readable(args.sources, args.year if args.command == "run" else None):
+        print(f"nianbao: warning: {warning}", file=sys.stderr)
     return cfg
 
 
@@ -272,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["bench"]:
         return _bench(argv[1:])
     args = _parser().parse_args(argv)
-    from flows.preflight import UsageError
+    from flows.preflight import NothingReadableError, UsageError
     from nianbao.errors import SettingsError
     from nianbao.exitcodes import ExitCode
 
@@ -280,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
         cfg = _preflight(args)
     except (UsageError, SettingsError) as exc:
         return _fail(ExitCode.USAGE, str(exc))
+    except NothingReadableError as exc:
+        return _fail(ExitCode.NOTHING_PUBLISHED, str(exc))
     except OSError as exc:  # e.g. an unreadable --config file
         return _fail(ExitCode.USAGE, f"{exc.strerror or exc}: {exc.filename or ''}")
     _quiet_prefect_defaults()
@@ -309,6 +317,29 @@ def _restore_signal_handlers() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
+EXPECTED_ERRORS = ("NothingToPublishError", "PublishRefusedError", "PublishConflictError", "Cancelled",
+                   "KeyboardInterrupt")
+
+
+def _quiet_expected_errors() -> None:
+    """The command prints one line for an outcome it expects (nothing to publish, a conflict, a cancel):
+    keep Prefect from printing a traceback for it on the console (a logger filter, which survives
+    Prefect re-configuring its handlers; the flow run's state still records the error)."""
+    import logging
+
+    class _Expected(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            exc = record.exc_info[1] if record.exc_info else None
+            if exc is not None and type(exc).__name__ in EXPECTED_ERRORS:
+                return False
+            message = record.getMessage()
+            return not (message.startswith(("Finished in state", "Encountered exception"))
+                        and any(name in message for name in EXPECTED_ERRORS))
+
+    for name in ("prefect.flow_runs", "prefect.task_runs"):
+        logging.getLogger(name).addFilter(_Expected())
+
+
 def _dispatch(args: argparse.Namespace, cfg: Any) -> int:
     """Run the command; map every outcome to its exit code with one line on stderr."""
     from flows.progress import choose_mode
@@ -318,6 +349,7 @@ def _dispatch(args: argparse.Namespace, cfg: Any) -> int:
 
     overrides = {k: v for k, v in cfg.to_dict().items() if k != "out_dir"}
     mode = choose_mode(cfg.progress)
+    _quiet_expected_errors()
     try:
         if args.command == "run":
             import flows.annual as annual

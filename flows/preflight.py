@@ -40,7 +40,8 @@ def is_url(source: str) -> bool:
 
 
 def check_sources(sources: list[str]) -> None:
-    """Refuse inputs that do not exist (a typo must not become an empty batch)."""
+    """Refuse inputs that do not exist (a typo must not become an empty batch), and manifests that cannot
+    be read (encoding, no ``uri`` column)."""
     missing = [s for s in sources if not is_url(s) and not os.path.exists(s.removeprefix("file://"))]
     if missing:
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
@@ -48,6 +49,14 @@ def check_sources(sources: list[str]) -> None:
     odd = [s for s in sources if "://" in s and not is_url(s) and not s.startswith("file://")]
     if odd:
         raise UsageError(f"input {odd[0]}: only local paths, file:// and http(s) URLs can be read")
+    for s in sources:
+        if not is_url(s) and s.lower().endswith((".csv", ".parquet")) and os.path.isfile(s.removeprefix("file://")):
+            from nianbao.ingest.sources import ManifestError, read_manifest
+
+            try:
+                read_manifest(Path(s.removeprefix("file://")))
+            except ManifestError as exc:
+                raise UsageError(str(exc)) from None
 
 
 def _inside(child: Path, parent: Path) -> bool:
@@ -89,3 +98,36 @@ def check_backfill_range(from_year: int, to_year: int) -> None:
 def check_workers(workers: int | None) -> None:
     if workers is not None and workers < 1:
         raise UsageError(f"--workers {workers}: needs at least 1")
+
+
+class NothingReadableError(Exception):
+    """Every input yields nothing nianbao would read; the message names them."""
+
+
+def check_readable(sources: list[str], year: int | None) -> list[str]:
+    """Walk the local inputs (no file is parsed; only the first bytes of oddly named files are looked at).
+    Raise ``NothingReadableError`` when no input yields a file that could be read; return one warning per
+    input that yields nothing while others do."""
+    from collections import Counter
+
+    from nianbao.ingest.sources import ManifestError, expand_sources
+    from nianbao.ingest.walk import might_be_read
+
+    empty: list[str] = []
+    for src in sources:
+        if is_url(src) or not os.path.isdir(src.removeprefix("file://")):
+            continue
+        try:
+            items = expand_sources([src], year)
+        except ManifestError as exc:
+            raise UsageError(str(exc)) from None
+        if not any(might_be_read(it) for it in items):
+            reasons = Counter(it.skip or "unsupported_format" for it in items)
+            what = ", ".join(f"{k} {v}" for k, v in reasons.most_common()) or "no files at all"
+            where = f" (for --year {year}: {os.path.join(src, str(year))} or the folder itself)" if year else ""
+            empty.append(f"nothing readable in {src}{where}: {len(items)} entries ({what})")
+    local = [s for s in sources if not is_url(s)]
+    if empty and len(empty) == len(sources) and local:
+        raise NothingReadableError(empty[0] + ("" if len(empty) == 1 else f" (and {len(empty) - 1} more inputs)")
+                                   + "; nothing published, nothing replaced")
+    return empty

@@ -96,7 +96,7 @@ def _validated(values: dict[str, Any]) -> dict[str, Any]:
             raise SettingsError(f"setting {key!r} must be {expected.__name__}, got {value!r}")
         if key in _CHOICES and value not in _CHOICES[key]:
             raise SettingsError(f"setting {key!r} must be one of {', '.join(_CHOICES[key])}, got {value!r}")
-        if key in _BOUNDS:
+        if key in _BOUNDS and isinstance(value, int | float):
             low, inclusive = _BOUNDS[key]
             if value < low or (value == low and not inclusive) or value != value:  # value != value: NaN
                 raise SettingsError(f"setting {key!r} must be {'at least' if inclusive else 'more than'} "
