@@ -143,6 +143,8 @@ def _attempt(uri: str, store: BlobStore, settings: Settings, deadline: float) ->
     except (RefusedUrlError, DeadlineError):
         raise
     except (TimeoutError, ConnectionError, http.client.HTTPException, OSError) as exc:
+        if time.monotonic() >= deadline:  # the wait was cut short by the total deadline
+            raise DeadlineError("the download's total deadline passed") from None
         raise _Transient(f"connection failed: {type(exc).__name__}: {exc}") from None
     resp = opened.response
     try:
@@ -178,6 +180,8 @@ def _attempt(uri: str, store: BlobStore, settings: Settings, deadline: float) ->
             except DeadlineError:
                 raise
             except (TimeoutError, ConnectionError, http.client.HTTPException, OSError) as exc:
+                if time.monotonic() >= deadline:
+                    raise DeadlineError("the download's total deadline passed") from None
                 raise _Transient(f"body interrupted after {w.size} bytes: {type(exc).__name__}: {exc}") from None
             if expected is not None and w.size != expected:
                 raise _Transient(f"truncated body: {w.size} of {expected} bytes")
@@ -225,8 +229,10 @@ def fetch_to_store(uri: str, settings: Settings, *, backoff_seconds: float = 1.0
             delay = backoff_delay(attempt, backoff_seconds, max_backoff_seconds, rng)
             if exc.retry_after is not None:
                 delay = max(delay, min(exc.retry_after, max_backoff_seconds))
-            if time.monotonic() + delay >= deadline:
-                break  # the wait alone would pass the deadline: give up now
+            if time.monotonic() + delay >= deadline:  # the wait alone would pass the deadline: give up now
+                raise DownloadDeadlineError(f"not complete within download_total_seconds="
+                                            f"{settings.download_total_seconds:g} s (attempt {attempt}: {reason})",
+                                            source=uri, attempts=attempt)
             if on_retry is not None:
                 on_retry(attempt, reason, delay)
             sleep(delay)

@@ -145,13 +145,13 @@ class Opened:
 
     response: http.client.HTTPResponse
     connection: http.client.HTTPConnection
+    sock: socket.socket  # kept here: the connection drops its reference when the response will close it
     url: str
     redirects: int
 
     def set_wait(self, read_timeout: float, deadline: float) -> None:
         """Bound the next socket wait by the read timeout and what is left of the deadline."""
-        if self.connection.sock is not None:
-            self.connection.sock.settimeout(min(read_timeout, _left(deadline)))
+        self.sock.settimeout(min(read_timeout, _left(deadline)))
 
     def close(self) -> None:
         self.response.close()
@@ -170,11 +170,12 @@ def open_url(url: str, *, policy: Policy, headers: dict[str, str], connect_timeo
         conn = cls(host, port, address, min(connect_timeout, _left(deadline)))
         try:
             conn.connect()
-            assert conn.sock is not None
-            conn.sock.settimeout(min(read_timeout, _left(deadline)))
+            sock = conn.sock
+            assert sock is not None
+            sock.settimeout(min(read_timeout, _left(deadline)))
             parts = urlsplit(current)
             conn.request("GET", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""), headers=headers)
-            conn.sock.settimeout(min(read_timeout, _left(deadline)))
+            sock.settimeout(min(read_timeout, _left(deadline)))
             resp = conn.getresponse()
         except BaseException:
             conn.close()
@@ -185,5 +186,5 @@ def open_url(url: str, *, policy: Policy, headers: dict[str, str], connect_timeo
             conn.close()
             current = urljoin(current, location.strip())
             continue
-        return Opened(resp, conn, current, hop)
+        return Opened(resp, conn, sock, current, hop)
     raise RefusedUrlError(f"more than {MAX_REDIRECTS} redirects", source=url)
