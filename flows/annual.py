@@ -9,10 +9,12 @@
 
 from __future__ import annotations
 
+import queue
 import sys
 import time
 import traceback
 import uuid
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,6 @@ from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
-from prefect.futures import as_completed
 from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote
 
@@ -95,6 +96,22 @@ def _parent() -> dict[str, str] | None:
 
 def _label(uri: str) -> str:
     return uri.rstrip("/").rsplit("/", 1)[-1][:80]
+
+
+def _as_completed(futures: list[Any], poll: float = 0.5) -> Iterator[Any]:
+    """The futures as they finish, waking every ``poll`` seconds to check for a cancel. The kernel hands a
+    signal to any thread and Python runs the handler only when the main thread runs again: a wait without
+    a timeout would leave Ctrl-C unseen for as long as a report parses."""
+    finished: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    for f in futures:
+        f.add_done_callback(finished.put)
+    for _ in futures:
+        while True:
+            try:
+                yield finished.get(timeout=poll)
+                break
+            except queue.Empty:
+                cancel.check()
 
 
 def _lost(item: SourceItem, exc: BaseException) -> ReportOutcome:
@@ -201,7 +218,7 @@ def annual_batch(sources: list[str] | None = None, year: int | None = None, out:
                   for item in items}
         bar = Progress(progress if cfg.progress else "off", len(items))
         try:
-            for fut in as_completed(list(finals)):
+            for fut in _as_completed(list(finals)):
                 try:
                     outcome: ReportOutcome = fut.result()
                 except Exception as exc:
@@ -236,6 +253,8 @@ def annual_batch(sources: list[str] | None = None, year: int | None = None, out:
             bi = _bi_outputs(cfg.out_dir, batch_id, run_id, logger)
         timings["bi_seconds"] = time.perf_counter() - t_bi
     except BaseException as exc:
+        if not isinstance(exc, Exception):  # SIGTERM (Prefect's TerminationSignal), KeyboardInterrupt
+            cancel.request(type(exc).__name__)  # kill the parsing children: the task runner can shut down
         timings["total_seconds"] = time.perf_counter() - t0
         msg = f"{type(exc).__name__}: {exc}"
         try:

@@ -224,17 +224,24 @@ def _install_signal_handlers() -> None:
 
     def handler(signum: int, frame: Any) -> None:
         name = signal.Signals(signum).name
-        if cancel.requested():
-            _hard_exit(f"second {name}")
+        if cancel.requested():  # a second signal, or the flow already cancelling: leave now
+            _hard_exit(name)
+        _say(f"{name}: cancelling; nothing half-done will be published")
         cancel.request(name)
-        print(f"nianbao: {name}: cancelling; nothing half-done will be published", file=sys.stderr)
         threading.Thread(target=leave, daemon=True, name="nianbao-cancel-watchdog").start()
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
 
 
-GRACE_SECONDS = 8.0
+GRACE_SECONDS = 5.0
+
+
+def _say(message: str) -> None:
+    """One line on stderr from a signal handler or the watchdog: os.write, because print() inside a flow
+    that logs its prints is turned into a log record (and a signal handler must not take locks)."""
+    with contextlib.suppress(OSError):
+        os.write(2, f"nianbao: {message}\n".encode())
 
 
 def _hard_exit(why: str) -> None:
@@ -246,9 +253,9 @@ def _hard_exit(why: str) -> None:
     from tasks import cancel
 
     if cancel.in_critical():
-        print("nianbao: interrupted while publishing; the publish is atomic: the next run completes or "
-              "discards it", file=sys.stderr)
-    print(f"nianbao: interrupted ({why}); exiting", file=sys.stderr)
+        _say("interrupted while publishing; the publish is atomic: the next run completes or discards it")
+    else:
+        _say(f"interrupted ({why}): nothing of this batch was published; the previous data is unchanged")
     for pid in _child_pids():
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGTERM)
@@ -332,7 +339,11 @@ def _quiet_expected_errors() -> None:
             exc = record.exc_info[1] if record.exc_info else None
             if exc is not None and type(exc).__name__ in EXPECTED_ERRORS:
                 return False
+            if getattr(record, "task_name", None) == "bi-outputs" and record.levelno >= logging.ERROR:
+                return False  # the flow retries it, then prints one warning (the data is already published)
             message = record.getMessage()
+            if "aborted by a termination signal" in message:
+                return False  # the command says it in one line
             return not (message.startswith(("Finished in state", "Encountered exception"))
                         and any(name in message for name in EXPECTED_ERRORS))
 

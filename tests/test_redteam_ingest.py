@@ -322,7 +322,9 @@ def test_an_output_path_with_glob_characters_works(tmp_path: Path) -> None:
     reports = read_dataset(out, "reports")
     assert sorted(Path(u).name for u in reports["source_uri"]) == sorted(p.name for p in GOOD)
     assert set(reports["status"]) <= {"ok", "partial"}
-    assert "Traceback" not in proc.stderr
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+    # the DuckDB catalog globs its paths (nianbao.bi.catalog): where it cannot be built the command says so
+    assert (out / "catalog.duckdb").exists() or "catalog / quality report were not rebuilt" in proc.stdout
 
 
 # --- case 8: Ctrl-C / SIGTERM -------------------------------------------------------------------------------
@@ -340,14 +342,26 @@ def test_a_signal_cancels_within_seconds_and_publishes_nothing(how: str, previou
     env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home"), "NIANBAO_CACHE_DIR": str(tmp_path / "c")}
     proc = subprocess.Popen([str(NIANBAO), "run", str(inbox), "--year", "2022", "--out", str(previous)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    assert proc.stderr is not None
-    seen = []
-    for line in proc.stderr:  # wait until the good reports are done and the spinning one is being parsed
-        seen.append(line)
-        if line.startswith("[2/3]"):
-            break
-    assert any(line.startswith("[2/3]") for line in seen), "".join(seen)
+    import threading
+
+    assert proc.stderr is not None and proc.stdout is not None
+    seen: list[str] = []
+    two_done = threading.Event()
+
+    def drain() -> None:  # keep reading: a full pipe would block the command (and look like a hang)
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            seen.append(line)
+            if line.startswith("[2/3]"):
+                two_done.set()
+
+    threading.Thread(target=drain, daemon=True).start()
+    threading.Thread(target=proc.stdout.read, daemon=True).start()
+    # wait until the good reports are done and the spinning one is being parsed
+    assert two_done.wait(timeout=240), "".join(seen)
     time.sleep(1.0)
+    children = _live_children(proc.pid)  # the embedded Prefect server and the parsing workers
+    assert children, "no child processes found"
     sent = time.monotonic()
     if how.startswith("SIGINT"):
         os.killpg(proc.pid, signal.SIGINT)
@@ -355,15 +369,36 @@ def test_a_signal_cancels_within_seconds_and_publishes_nothing(how: str, previou
         proc.send_signal(signal.SIGTERM)
     rc = proc.wait(timeout=60)
     waited = time.monotonic() - sent
-    rest = proc.stderr.read()
+    time.sleep(0.2)
+    rest = "".join(seen)
     assert rc == ExitCode.INTERRUPTED, rest
     assert waited < 15, waited
     assert "nothing was published" in rest or "interrupted" in rest
     assert snapshot(previous) == before  # the previous 2022 is byte-identical
-    # no parsing child outlives the command
-    time.sleep(0.5)
-    with pytest.raises(ProcessLookupError):
-        os.killpg(proc.pid, 0)
+    time.sleep(1.0)
+    assert [pid for pid in children if _alive(pid)] == []  # no child outlives the command
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
+    except OSError:
+        return False
+
+
+def _live_children(parent: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[1] == str(parent) and fields[0] != "Z":
+                out.append(int(entry))
+    return out
 
 
 # --- case 7: a catalog build that fails after a committed publish ------------------------------------------
