@@ -18,7 +18,7 @@ content-addressed cache so a rerun does not download again.
   complete, so a half download is never used. ``<cache>/urls/`` remembers which bytes a URL served:
   a rerun reads them back (after checking their hash) without touching the network.
 
-The file's type is sniffed from its bytes later (``pipeline.sniff_format``); the URL's extension
+The file's type is sniffed from its bytes later (``nianbao.read.sniff_format``); the URL's extension
 and the server's Content-Type are only recorded.
 """
 
@@ -232,7 +232,7 @@ def fetch_to_store(uri: str, settings: Settings, *, backoff_seconds: float = 1.0
             if time.monotonic() + delay >= deadline:  # the wait alone would pass the deadline: give up now
                 raise DownloadDeadlineError(f"not complete within download_total_seconds="
                                             f"{settings.download_total_seconds:g} s (attempt {attempt}: {reason})",
-                                            source=uri, attempts=attempt)
+                                            source=uri, attempts=attempt) from None
             if on_retry is not None:
                 on_retry(attempt, reason, delay)
             sleep(delay)

@@ -15,7 +15,7 @@ Nothing in an input folder is dropped silently, and nothing can make a walk hang
   ``outside_year_folder`` ("move it into 2022/ or give it explicitly"); another year's folder
   (``2021/``) is ``other_year_folder`` — it belongs to that year's batch, so it is listed in the
   batch manifest and the summary but not in this year's ``reports`` dataset.
-* **Formats.** A file with an extension of ``nianbao.read.REPORT_SUFFIXES`` is read. Any other file
+* **Formats.** A file with an extension of ``nianbao.read.SUFFIXES`` is read. Any other file
   (``.json``, ``.csv``, images, unknown extensions, no extension) is sniffed from its first bytes by
   ``decide`` when it is ingested: a file with a data or image extension is read only when its bytes are a
   PDF or DOCX; a file with an unknown or no extension is read when its bytes are any readable format;
@@ -33,7 +33,7 @@ import stat
 from pathlib import Path
 
 from nianbao.ingest.sources import SourceItem
-from nianbao.read import MAGIC_FORMATS, REPORT_SUFFIXES
+from nianbao.read import MAGIC_FORMATS, SUFFIXES
 
 # Extensions of files that are data, media, code or archives, never a report's own format: such a file
 # is read only when its bytes are a PDF or a DOCX (a report saved under the wrong name).
@@ -84,7 +84,7 @@ def classify_stat(path: str, year: int | None) -> tuple[os.stat_result | None, S
 def file_item(path: str, year: int | None) -> SourceItem:
     """A regular file found in a folder: read as a report, or sniffed first when its extension is not a report's."""
     suffix = Path(path).suffix.lower()
-    return SourceItem(path, year=year, sniff=suffix not in REPORT_SUFFIXES)
+    return SourceItem(path, year=year, sniff=suffix not in SUFFIXES)
 
 
 def walk_folder(root: str, year: int | None) -> list[SourceItem]:
@@ -160,7 +160,7 @@ def decide(item: SourceItem, data: bytes) -> tuple[str, str] | None:
     if not item.sniff:
         return None
     from nianbao.errors import NianbaoError
-    from nianbao.pipeline import sniff_format
+    from nianbao.read import sniff_format
 
     try:
         fmt: str | None = sniff_format(data, item.uri)

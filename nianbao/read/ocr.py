@@ -5,15 +5,16 @@ Per page:
 1. **Render** the page with pypdfium2 at ``DPI`` (grey) and binarise it.
 2. **Rules.** Runs of dark pixels at least ``_MIN_H_PT`` long (horizontal) or ``_MIN_V_PT`` (vertical)
    are rule pieces; they are converted to points and merged exactly as the PDF reader merges drawn
-   rules. Pieces that form a ruled table (a lattice, ``pdf._lattices``) are erased from the image, so
-   tesseract sees text only; pieces outside a table (strokes of large title characters) stay.
+   rules (``nianbao.read.layout.merge_rules``). Pieces that form a ruled table (a lattice,
+   ``find_lattices``) are erased from the image, so tesseract sees text only; pieces outside a table
+   (strokes of large title characters) stay.
 3. **Words.** ``tesseract -l chi_sim --psm 4 tsv`` gives every word with its pixel box. A word's box
    is divided evenly over its characters (tesseract gives no per-character boxes in TSV), each character
    sized by the height of its line.
-4. **Layout.** The characters and rules go through the PDF reader's own page layout
-   (``pdf.layout_page``: lattice cells, unruled tables, lines) and document assembly, so segmentation
-   and template mapping see the same model as for a PDF with a text layer; pages and bboxes are in PDF
-   points. The document is marked ``ocr=True``: the pipeline publishes its numbers only where the
+4. **Layout.** The characters and rules go through the layout engine the PDF reader uses
+   (``nianbao.read.layout``: ``layout_page`` for lattice cells, unruled tables and lines, ``assemble``
+   for the document), so segmentation and template mapping see the same model as for a PDF with a text
+   layer; pages and bboxes are in PDF points. The document is marked ``ocr=True``: the pipeline publishes its numbers only where the
    identities vouch for them (``nianbao.validate.ocrgate``).
 
 Pure: the only side effects are temporary files and the ``tesseract`` child process; no prefect.
@@ -33,7 +34,18 @@ from PIL import Image
 
 from nianbao.errors import CorruptFileError, NeedsOcrError, PageLimitError
 from nianbao.model import Document, ReaderProblem
-from nianbao.read import pdf as _pdf
+from nianbao.read.layout import (
+    SNAP,
+    TOUCH,
+    Char,
+    LatticeCell,
+    PageLayout,
+    Rule,
+    assemble,
+    find_lattices,
+    layout_page,
+    merge_rules,
+)
 
 __all__ = ["DPI", "INSTALL_HINT", "ocr_missing", "read_scanned_pdf"]
 
@@ -84,8 +96,8 @@ def _runs(img: Image.Image, min_px: int) -> list[_Run]:
     return [_Run(y, m.start(), m.end()) for y in range(h) for m in pat.finditer(buf, y * w, (y + 1) * w)]
 
 
-def _to_rules(runs: list[_Run], width: int) -> list[_pdf._Rule]:
-    return [_pdf._Rule((r.line + 0.5) * _PT, (r.a - r.line * width) * _PT, (r.b - r.line * width) * _PT)
+def _to_rules(runs: list[_Run], width: int) -> list[Rule]:
+    return [Rule((r.line + 0.5) * _PT, (r.a - r.line * width) * _PT, (r.b - r.line * width) * _PT)
             for r in runs]
 
 
@@ -94,7 +106,7 @@ def _inside(r: _Run, width: int, box: tuple[float, float, float, float], horizon
     x0, top, x1, bottom = box
     pos = (r.line + 0.5) * _PT
     a, b = (r.a - r.line * width) * _PT, (r.b - r.line * width) * _PT
-    m = _pdf._SNAP + _pdf._TOUCH
+    m = SNAP + TOUCH
     if horizontal:
         return top - m <= pos <= bottom + m and a >= x0 - m and b <= x1 + m
     return x0 - m <= pos <= x1 + m and a >= top - m and b <= bottom + m
@@ -109,16 +121,16 @@ def _erase(buf: bytearray, r: _Run, width: int, n_lines: int) -> None:
             buf[r.a + off:r.b + off] = b"\xff" * (r.b - r.a)
 
 
-def _page_rules(bw: Image.Image) -> tuple[list[_pdf._Rule], list[_pdf._Rule], Image.Image]:
+def _page_rules(bw: Image.Image) -> tuple[list[Rule], list[Rule], Image.Image]:
     """Given a binarised page, return its horizontal and vertical rules (points) and the image with the
     rules of ruled tables erased."""
     w, h = bw.size
     hruns = _runs(bw, round(_MIN_H_PT / _PT))
     tr = bw.transpose(Image.Transpose.TRANSPOSE)
     vruns = _runs(tr, round(_MIN_V_PT / _PT))
-    hs = _pdf._merge_rules(_to_rules(hruns, w))
-    vs = _pdf._merge_rules(_to_rules(vruns, h))
-    boxes = [lat.bbox for lat in _pdf._lattices(hs, vs)]
+    hs = merge_rules(_to_rules(hruns, w))
+    vs = merge_rules(_to_rules(vruns, h))
+    boxes = [lat.bbox for lat in find_lattices(hs, vs)]
     if not boxes:
         return hs, vs, bw
     page = bytearray(bw.tobytes())
@@ -151,7 +163,7 @@ def _tesseract_tsv(png: Path, *options: str) -> str:
     return out.stdout
 
 
-def _chars(tsv: str) -> list[_pdf._Ch]:
+def _chars(tsv: str) -> list[Char]:
     """Given tesseract TSV, return one character per recognised glyph, in points, each word's box split
     evenly over its characters and sized by its line's height."""
     words: list[tuple[tuple[int, int, int, int], str, int, int, int, int]] = []
@@ -166,13 +178,13 @@ def _chars(tsv: str) -> list[_pdf._Ch]:
             line_h[key] = height
         elif level == "5" and f[11].strip():
             words.append((key, "".join(f[11].split()), left, top, width, height))
-    out: list[_pdf._Ch] = []
+    out: list[Char] = []
     for key, text, left, top, width, height in words:
         size = min(line_h.get(key, height), 2 * height) * _PT
         step = width / len(text)
         for i, ch in enumerate(text):
             x0 = left + i * step
-            out.append(_pdf._Ch(ch, x0 * _PT, (x0 + step) * _PT, top * _PT, (top + height) * _PT, size))
+            out.append(Char(ch, x0 * _PT, (x0 + step) * _PT, top * _PT, (top + height) * _PT, size))
     return out
 
 
@@ -181,13 +193,13 @@ def _ink(img: Image.Image) -> int:
     return img.histogram()[0]
 
 
-def _read_empty_cells(clean: Image.Image, chars: list[_pdf._Ch], hs: list[_pdf._Rule], vs: list[_pdf._Rule],
-                      tmp: Path, page_no: int) -> list[_pdf._Ch]:
+def _read_empty_cells(clean: Image.Image, chars: list[Char], hs: list[Rule], vs: list[Rule],
+                      tmp: Path, page_no: int) -> list[Char]:
     """Given the first pass's characters, return characters read in ruled-table cells that pass left empty
     although they hold ink. tesseract's page layout drops lone digits in wide, sparse rows; so the inked
     empty cells are cut out, stacked one per line in a second image and read in one more run, each line
     mapped back to its cell. Cells the first pass read are never changed."""
-    lats = _pdf._lattices(hs, vs)
+    lats = find_lattices(hs, vs)
     read: set[int] = set()
     for c in chars:
         for lat in lats:
@@ -196,7 +208,7 @@ def _read_empty_cells(clean: Image.Image, chars: list[_pdf._Ch], hs: list[_pdf._
                 read.add(id(cell))
                 break
     inset = _HALO + 3
-    crops: list[tuple[Image.Image, _pdf._LCell]] = []
+    crops: list[tuple[Image.Image, LatticeCell]] = []
     for lat in lats:
         for cell in lat.cells:
             if id(cell) in read:
@@ -213,7 +225,7 @@ def _read_empty_cells(clean: Image.Image, chars: list[_pdf._Ch], hs: list[_pdf._
     width = max(c.size[0] for c, _ in crops) + 2 * gap
     height = sum(c.size[1] + gap for c, _ in crops) + gap
     mosaic = Image.new("L", (width, height), 255)
-    slots: list[tuple[int, int, _pdf._LCell]] = []  # (y0, y1) in the mosaic, the cell
+    slots: list[tuple[int, int, LatticeCell]] = []  # (y0, y1) in the mosaic, the cell
     y = gap
     for crop, cell in crops:
         mosaic.paste(crop, (gap, y))
@@ -221,7 +233,7 @@ def _read_empty_cells(clean: Image.Image, chars: list[_pdf._Ch], hs: list[_pdf._
         y += crop.size[1] + gap
     png = tmp / f"cells-{page_no}.png"
     mosaic.save(png)
-    out: list[_pdf._Ch] = []
+    out: list[Char] = []
     # A digit-friendly pass: in a value cell the first pass left empty, a round glyph is 0, not O or 〇.
     for c in _chars(_tesseract_tsv(png, "-l", _LANG, "--psm", "6", "-c", "tessedit_char_whitelist=0123456789/-.")):
         cy = c.cy / _PT
@@ -231,7 +243,7 @@ def _read_empty_cells(clean: Image.Image, chars: list[_pdf._Ch], hs: list[_pdf._
         y0, _, cell = slot
         dx = cell.bbox[0] + (inset - gap) * _PT
         dy = cell.bbox[1] + (inset - y0) * _PT
-        out.append(_pdf._Ch(c.text, c.x0 + dx, c.x1 + dx, c.top + dy, c.bottom + dy, c.size))
+        out.append(Char(c.text, c.x0 + dx, c.x1 + dx, c.top + dy, c.bottom + dy, c.size))
     return out
 
 
@@ -240,7 +252,7 @@ def _read_empty_cells(clean: Image.Image, chars: list[_pdf._Ch], hs: list[_pdf._
 # --------------------------------------------------------------------------------------------
 
 def _read_page(img: Image.Image, page_no: int, height_pt: float, tmp: Path,
-               carry: list[float]) -> _pdf._PageOut:
+               carry: list[float]) -> PageLayout:
     bw = img.convert("L").point(lambda v: 0 if v < _DARK else 255)
     hs, vs, clean = _page_rules(bw)
     png = tmp / f"page-{page_no}.png"
@@ -250,8 +262,8 @@ def _read_page(img: Image.Image, page_no: int, height_pt: float, tmp: Path,
     problems: list[ReaderProblem] = []
     if not chars:
         problems.append(ReaderProblem("ocr_empty_page", f"page {page_no}: OCR found no text", page_no))
-        return _pdf._PageOut(page_no, [], {}, problems, False, height_pt)
-    return _pdf.layout_page(chars, hs, vs, page_no, height_pt, problems, carry)
+        return PageLayout(page_no, [], {}, problems, False, height_pt)
+    return layout_page(chars, hs, vs, page_no, height_pt, problems, carry)
 
 
 def read_scanned_pdf(data: bytes, source: str = "", *, max_pages: int = 500) -> Document:
@@ -272,7 +284,7 @@ def read_scanned_pdf(data: bytes, source: str = "", *, max_pages: int = 500) -> 
         n_pages = len(doc)
         if n_pages > max_pages:
             raise PageLimitError(f"the PDF has {n_pages} pages, more than max_pages={max_pages}", source=source)
-        outs: list[_pdf._PageOut] = []
+        outs: list[PageLayout] = []
         with tempfile.TemporaryDirectory(prefix="nianbao-ocr-") as tmpdir:
             for i in range(n_pages):
                 page = doc[i]
@@ -288,4 +300,4 @@ def read_scanned_pdf(data: bytes, source: str = "", *, max_pages: int = 500) -> 
     if not any(po.text for po in outs):
         raise NeedsOcrError("no page of the PDF has a text layer and OCR found no text on any page",
                             source=source)
-    return _pdf.assemble(outs, None, problems, n_pages, ocr=True)
+    return assemble(outs, None, problems, n_pages, ocr=True)
