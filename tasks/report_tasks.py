@@ -145,7 +145,7 @@ def unfetched_result(ing: Ingested) -> ReportResult:
     if ing.how == "skipped":
         return ReportResult(report_id=hashlib.sha256(f"skipped:{ing.item.uri}".encode()).hexdigest(),
                             source_uri=ing.item.uri, source_format=None, source_bytes=0, status="skipped",
-                            error=ing.error or "skipped", error_message=ing.error_message, seconds=ing.seconds)
+                            error=ing.error or "unreadable", error_message=ing.error_message, seconds=ing.seconds)
     return ReportResult(report_id=hashlib.sha256(f"unfetched:{ing.item.uri}".encode()).hexdigest(),
                         source_uri=ing.item.uri, source_format=None, source_bytes=0, status="failed",
                         error=ing.error or "fetch_failed", error_message=ing.error_message, seconds=ing.seconds)
