@@ -324,7 +324,9 @@ def _hard_exit(why: str) -> None:
 
 
 def _child_pids() -> list[int]:
-    me, out = str(os.getpid()), []
+    """Every live descendant of this process (Prefect's embedded server, pool processes, the parsing
+    children they started), deepest first."""
+    parent_of: dict[int, int] = {}
     try:
         for entry in os.listdir("/proc"):
             if entry.isdigit():
@@ -333,11 +335,17 @@ def _child_pids() -> list[int]:
                         fields = fh.read().rsplit(")", 1)[1].split()
                 except OSError:
                     continue
-                if fields[1] == me:
-                    out.append(int(entry))
+                if fields[0] != "Z":
+                    parent_of[int(entry)] = int(fields[1])
     except OSError:
-        pass
-    return out
+        return []
+    out: list[int] = []
+    frontier = [os.getpid()]
+    while frontier:
+        kids = [pid for pid, ppid in parent_of.items() if ppid in frontier]
+        out.extend(kids)
+        frontier = kids
+    return out[::-1]
 
 
 def main(argv: list[str] | None = None) -> int:
