@@ -27,6 +27,7 @@ from nianbao.errors import (
 from nianbao.identities import Key, check_non_negative, equations, evaluate, recover_row
 from nianbao.mapping import CellValue, Problem, TableResult, map_applications, map_proactive, map_reviews
 from nianbao.model import Document, Grid, SourceFormat
+from nianbao.ocrgate import CELL_CODES
 from nianbao.segment import ReportMeta, SectionSpan, extract_meta, section_grids, section_text, segment
 from nianbao.template import APPLICANTS
 
@@ -198,7 +199,7 @@ def _status(result: ReportResult, doc: Document) -> Status:
     structural = {"table_missing", "unmapped_rows", "row_value_count", "unknown_template", "duplicate_row",
                   "section_missing", "rows_missing", "split_ambiguous", "split_impossible"}
     if any(p.check in structural and p.severity == "error" for p in result.problems) or doc.problems or any(
-            p.check == "ocr_unverified" for p in result.problems):  # a table withheld: the report is incomplete
+            p.check == "ocr_unverified" or p.check in CELL_CODES for p in result.problems):  # OCR values withheld
         return "partial"
     return "ok"
 
@@ -225,10 +226,11 @@ def finish_report(doc: Document, spans: list[SectionSpan], tables: list[TableRes
                                   source=result.source_uri)
     cells, problems = validate_report(tables)
     if doc.ocr:
-        from nianbao.ocrgate import confirm_ocr_year, gate_ocr
+        from nianbao.ocrgate import gate_ocr
+        from nianbao.ocrmeta import check_ocr_meta
 
-        cells, problems = gate_ocr(tables, cells, problems)
-        problems.extend(confirm_ocr_year(doc, result))
+        cells, problems = gate_ocr(tables, cells, problems, doc)
+        problems.extend(check_ocr_meta(doc, result))
     found = {s.section.number for s in spans}
     for sec in range(1, 7):
         if sec not in found:
@@ -244,6 +246,9 @@ def finish_report(doc: Document, spans: list[SectionSpan], tables: list[TableRes
     from nianbao.textchecks import check_text_vs_table
 
     result.problems.extend(check_text_vs_table(result))
+    if result.error == "year_mismatch":  # an OCR'd year that the file's name or folder contradicts: held back
+        result.status, result.cells, result.sections = "failed", [], []
+        return result
     result.status = _status(result, doc)
     return result
 
