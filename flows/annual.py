@@ -26,8 +26,10 @@ from prefect.utilities.annotations import quote
 
 import nianbao
 from nianbao import __version__
-from nianbao.batch import assign_years, drop_duplicates, summarize, summary_markdown
-from nianbao.lineage import (
+from nianbao.batch.plan import assign_years, drop_duplicates, summarize, summary_markdown
+from nianbao.ingest.sources import SourceItem, expand_sources
+from nianbao.location import is_remote
+from nianbao.publish.lineage import (
     build_manifest,
     copy_events_to_output,
     emit,
@@ -37,11 +39,9 @@ from nianbao.lineage import (
     run_id_for,
     write_manifest,
 )
-from nianbao.objectstore import is_remote
-from nianbao.pipeline import ReportResult
-from nianbao.schemas import DATASET_NAMES
+from nianbao.results import ReportResult
 from nianbao.settings import Settings, load_settings
-from nianbao.sources import SourceItem, expand_sources
+from schemas import DATASET_NAMES
 from tasks.report_tasks import Ingested, ReportOutcome, bi_outputs, ingest, process_report, publish, unfetched_result
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"

@@ -11,10 +11,20 @@ class NianbaoError(Exception):
 
     def __init__(self, message: str, *, source: str | None = None, page: int | None = None,
                  table: str | None = None) -> None:
-        self.source, self.page, self.table = source, page, table
+        self.message, self.source, self.page, self.table = message, source, page, table
         where = ", ".join(f"{k} {v}" for k, v in (("report", source), ("page", page), ("table", table)) if v)
         full = f"{message}" + (f" ({where})" if where else "") + (f". {self.hint}" if self.hint else "")
         super().__init__(full)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Rebuild from the parts, not from the formatted text: unpickling (process pools, Dask) would
+        # otherwise append the location and the hint a second time.
+        return (_rebuild, (type(self), self.message, self.source, self.page, self.table))
+
+
+def _rebuild(cls: type[NianbaoError], message: str, source: str | None, page: int | None,
+             table: str | None) -> NianbaoError:
+    return cls(message, source=source, page=page, table=table)
 
 
 class UnsupportedFormatError(NianbaoError):

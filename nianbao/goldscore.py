@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from nianbao.mapping import CellValue
+from nianbao.results import CellValue
 from nianbao.template import TABLE_KEY_COLUMNS
 
 Key = tuple[str, str | None, str | None]

@@ -10,12 +10,9 @@ import codecs
 import hashlib
 import time
 import zipfile
-from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
-from typing import Literal
 
-from nianbao import PARSER_VERSION
 from nianbao.errors import (
     EmptyFileError,
     FileTooLargeError,
@@ -24,50 +21,13 @@ from nianbao.errors import (
     NotAReportError,
     UnsupportedFormatError,
 )
-from nianbao.identities import Key, check_non_negative, equations, evaluate, recover_row
-from nianbao.mapping import CellValue, Problem, TableResult, map_applications, map_proactive, map_reviews
+from nianbao.extract.mapping import TableResult, map_applications, map_proactive, map_reviews
 from nianbao.model import Document, Grid, SourceFormat
-from nianbao.ocrgate import CELL_CODES
+from nianbao.results import CellValue, Problem, ReportResult, SectionOut, Status
 from nianbao.segment import ReportMeta, SectionSpan, extract_meta, section_grids, section_text, segment
 from nianbao.template import APPLICANTS
-
-Status = Literal["ok", "partial", "failed"]
-
-
-@dataclass
-class SectionOut:
-    number: int
-    key: str
-    heading: str
-    text: str
-    block_start: int
-    block_end: int
-    page: int | None
-
-
-@dataclass
-class ReportResult:
-    """Everything nianbao knows about one input, ready to be written."""
-
-    report_id: str
-    source_uri: str
-    source_format: str | None
-    source_bytes: int
-    status: Status = "failed"
-    error: str | None = None
-    error_message: str | None = None
-    title: str | None = None
-    agency: str | None = None
-    report_year: int | None = None
-    published: str | None = None
-    template: str | None = None
-    table_templates: dict[str, str | None] = field(default_factory=dict)
-    page_count: int | None = None
-    sections: list[SectionOut] = field(default_factory=list)
-    cells: list[CellValue] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    parser_version: str = PARSER_VERSION
-    seconds: float = 0.0
+from nianbao.validate.identities import Key, check_non_negative, equations, evaluate, recover_row
+from nianbao.validate.ocrgate import CELL_CODES
 
 
 def sha256_hex(data: bytes) -> str:
@@ -102,30 +62,30 @@ def read_document(data: bytes, source: str, fmt: SourceFormat, *, max_pages: int
     """Given bytes and their sniffed format, return the document model (readers imported lazily). A PDF
     without a text layer on any page is read by OCR when ``ocr`` is on and tesseract is installed."""
     if fmt == "text":
-        from nianbao.readers.text import read_text
+        from nianbao.read.text import read_text
         return read_text(data, source)
     if fmt == "html":
-        from nianbao.readers.html import read_html
+        from nianbao.read.html import read_html
         return read_html(data, source)
     if fmt == "pdf":
-        from nianbao.readers.pdf import read_pdf
+        from nianbao.read.pdf import read_pdf
         try:
             return read_pdf(data, source, max_pages=max_pages)
         except NeedsOcrError as exc:
-            from nianbao.readers.ocr import INSTALL_HINT, read_scanned_pdf
+            from nianbao.read.ocr import INSTALL_HINT, read_scanned_pdf
 
             if ocr:
                 return read_scanned_pdf(data, source, max_pages=max_pages)
             raise NeedsOcrError(f"no page of the PDF has a text layer and OCR is switched off (setting `ocr`); "
                                 f"turn it on (OCR needs: {INSTALL_HINT})", source=source) from exc
     if fmt == "docx":
-        from nianbao.readers.docx import read_docx
+        from nianbao.read.docx import read_docx
         return read_docx(data, source)
     if "EncryptedPackage".encode("utf-16-le") in data[:1 << 20]:
         from nianbao.errors import EncryptedDocumentError
 
         raise EncryptedDocumentError("a password-protected Office document", source=source)
-    from nianbao.readers.legacy import read_legacy
+    from nianbao.read.legacy import read_legacy
     suffix = ".rtf" if data.startswith(b"{\\rtf") else (Path(source).suffix.lower() or ".doc")
     return read_legacy(data, suffix, source)
 
@@ -153,8 +113,8 @@ def extract_tables(doc: Document, spans: list[SectionSpan]) -> list[TableResult]
         map_reviews(_grids_for(doc, by_no, 4)),
     ]
     # A section with prose but no table grid: a crawler dump whose cells ran together. Recover only
-    # what the identities make unique (nianbao.runtogether); otherwise the table stays missing.
-    from nianbao import runtogether
+    # what the identities make unique (nianbao.recover.runtogether); otherwise the table stays missing.
+    from nianbao.recover import runtogether
 
     recoverers = {"proactive_disclosure": (2, runtogether.recover_proactive),
                   "applications": (3, runtogether.recover_applications),
@@ -226,8 +186,8 @@ def finish_report(doc: Document, spans: list[SectionSpan], tables: list[TableRes
                                   source=result.source_uri)
     cells, problems = validate_report(tables)
     if doc.ocr:
-        from nianbao.ocrgate import gate_ocr
-        from nianbao.ocrmeta import check_ocr_meta
+        from nianbao.validate.ocrgate import gate_ocr
+        from nianbao.validate.ocrmeta import check_ocr_meta
 
         cells, problems = gate_ocr(tables, cells, problems, doc)
         problems.extend(check_ocr_meta(doc, result))
@@ -243,7 +203,7 @@ def finish_report(doc: Document, spans: list[SectionSpan], tables: list[TableRes
     result.cells = cells
     result.problems = problems
     # Numbers stated in the prose vs the tables: warnings only, the status is about extraction.
-    from nianbao.textchecks import check_text_vs_table
+    from nianbao.validate.textchecks import check_text_vs_table
 
     result.problems.extend(check_text_vs_table(result))
     if result.error == "year_mismatch":  # an OCR'd year that the file's name or folder contradicts: held back

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from nianbao.errors import SettingsError
+from nianbao.location import is_remote
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,6 @@ class Settings:
     @property
     def out_is_remote(self) -> bool:
         """True when ``out_dir`` is an object store URI (``s3://...``) rather than a local folder."""
-        from nianbao.objectstore import is_remote
-
         return is_remote(self.out_dir)
 
     def local_dir(self) -> Path:

@@ -237,7 +237,8 @@ def process_isolated(path: str, source_uri: str, *, report_id: str, size: int, m
     cut off after ``timeout`` seconds and limited to ``memory_mb`` MB of address space (``timeout <= 0``:
     parsed in this process, no isolation). Never raises for a bad input: a timeout, a crash, running out
     of memory or an error in the child becomes a failed result."""
-    from nianbao.pipeline import ReportResult, sniff_format
+    from nianbao.pipeline import sniff_format
+    from nianbao.results import ReportResult
 
     if timeout <= 0:
         return parse_file(path, source_uri, max_file_bytes, max_pages, ocr)

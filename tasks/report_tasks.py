@@ -3,7 +3,7 @@ a report that cannot be fetched, read, parsed in time or at all comes back as a 
 so the batch goes on.
 
 * ``ingest``: local file → its sha256 and size; http(s) → downloaded into the content-addressed
-  cache (retries on transient faults only, see ``nianbao.fetch``). Only paths travel between tasks,
+  cache (retries on transient faults only, see ``nianbao.ingest.fetch``). Only paths travel between tasks,
   never the bytes, so a Dask or process runner ships little.
 * ``process_report``: the report's result from the result cache (same bytes, year and parser
   version), else parsed in an isolated child process cut off after ``report_timeout_seconds``.
@@ -25,14 +25,15 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 import nianbao
-from nianbao import sources
-from nianbao.cache import ResultCache, cacheable, rebind, result_key, sha256_file
+from nianbao.batch.cache import ResultCache, cacheable, rebind, result_key, sha256_file
 from nianbao.errors import FileTooLargeError
-from nianbao.objectstore import is_remote, open_store
-from nianbao.pipeline import ReportResult
-from nianbao.publish import Lineage, build_frames, validate_frames, write_partitions, write_partitions_to_store
+from nianbao.ingest import sources
+from nianbao.ingest.sources import SourceItem
+from nianbao.location import is_remote
+from nianbao.publish.objectstore import open_store
+from nianbao.publish.parquet import Lineage, build_frames, validate_frames, write_partitions, write_partitions_to_store
+from nianbao.results import ReportResult
 from nianbao.settings import Settings
-from nianbao.sources import SourceItem
 from tasks.isolation import process_isolated
 
 
@@ -87,7 +88,7 @@ def ingest_item(item: SourceItem, settings: Settings, logger: Any = None) -> Ing
         if check is not None:
             check(item)
         if item.uri.startswith(("http://", "https://")):
-            from nianbao.fetch import fetch_to_store
+            from nianbao.ingest.fetch import fetch_to_store
 
             def on_retry(attempt: int, reason: str, delay: float) -> None:
                 if logger is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nianbao.agency import agency_key, link_agencies
+from nianbao.bi.agency import agency_key, link_agencies
 
 
 @pytest.mark.parametrize(("printed", "key"), [

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import CORPUS, ROOT
 
 
@@ -21,6 +22,7 @@ def _figures(block: dict) -> list[tuple[str, float | None]]:
     return out
 
 
+@pytest.mark.slow
 def test_bench_smoke(tmp_path: Path) -> None:
     out = tmp_path / "bench"
     proc = subprocess.run(

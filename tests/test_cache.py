@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from nianbao.cache import BlobStore, ResultCache, cache_root, cacheable, rebind, result_key
-from nianbao.pipeline import ReportResult, process_bytes
+from nianbao.batch.cache import BlobStore, ResultCache, cache_root, cacheable, rebind, result_key
+from nianbao.pipeline import process_bytes
+from nianbao.results import ReportResult
 from nianbao.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

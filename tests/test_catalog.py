@@ -24,10 +24,10 @@ from conftest import ROOT
 from test_crossyear import publish_planted
 
 from nianbao.bi import post_publish
-from nianbao.catalog import CATALOG_FILE, DERIVED_VIEWS, VIEW_DATASETS, write_catalog
-from nianbao.crossyear import AGENCY_DATASET, CROSSYEAR_DATASET
-from nianbao.publish import read_dataset
-from nianbao.schemas import DATASET_NAMES
+from nianbao.bi.catalog import CATALOG_FILE, DERIVED_VIEWS, VIEW_DATASETS, write_catalog
+from nianbao.bi.crossyear import AGENCY_DATASET, CROSSYEAR_DATASET
+from nianbao.publish.parquet import read_dataset
+from schemas import DATASET_NAMES
 
 DUCK1_SPEC = "duckdb>=1.4,<1.5"
 ALL_VIEWS = (*VIEW_DATASETS, *(n for n, _ in DERIVED_VIEWS))

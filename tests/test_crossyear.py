@@ -18,13 +18,14 @@ import polars as pl
 import pytest
 from conftest import ROOT
 
-from nianbao.agency import link_agencies
-from nianbao.crossyear import CROSSYEAR_DATASET, crossyear_checks, run_crossyear_checks
-from nianbao.pipeline import ReportResult, process_bytes
-from nianbao.publish import Lineage, build_frames, read_dataset, validate_frames, write_partitions
-from nianbao.schemas import pandera_schema, polars_schema
+from nianbao.bi.agency import link_agencies
+from nianbao.bi.crossyear import CROSSYEAR_DATASET, crossyear_checks, run_crossyear_checks
+from nianbao.pipeline import process_bytes
+from nianbao.publish.parquet import Lineage, build_frames, read_dataset, validate_frames, write_partitions
+from nianbao.results import ReportResult
 from nianbao.template import APPLICANTS, APPLICATIONS_2019, APPLICATIONS_2021
-from nianbao.textchecks import check_text_vs_table
+from nianbao.validate.textchecks import check_text_vs_table
+from schemas import pandera_schema, polars_schema
 
 SEED = ROOT / "data" / "samples" / "seed-000-mulan-liuhe-2022.txt"
 PARTS = [a.key for a in APPLICANTS if a.key != "total"]

@@ -60,7 +60,7 @@ def _check_timeout(out: Path, summary: dict[str, Any]) -> None:
 @pytest.mark.slow
 def test_dask_runner_publishes_the_same_tables_and_cuts_off_a_hang(prefect_server: None, inbox: Path,
                                                                    tmp_path: Path) -> None:
-    from nianbao.lineage import read_manifests
+    from nianbao.publish.lineage import read_manifests
 
     t0 = time.perf_counter()
     threads = _run(inbox, tmp_path / "threads")

@@ -9,10 +9,10 @@ from types import ModuleType
 
 from conftest import ROOT
 
-from nianbao.crossyear import AGENCY_COLUMNS, CROSSYEAR_CHECKS, CROSSYEAR_EXTRA
-from nianbao.schemas import DATASETS
+from nianbao.bi.crossyear import AGENCY_COLUMNS, CROSSYEAR_CHECKS, CROSSYEAR_EXTRA
 from nianbao.template import TABLES
-from nianbao.textchecks import TEXT_CHECKS
+from nianbao.validate.textchecks import TEXT_CHECKS
+from schemas import DATASETS
 
 DOC = ROOT / "docs" / "data-model.md"
 

@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 from conftest import published_frames
 
-from nianbao.lineage import read_manifests
-from nianbao.publish import read_dataset
-from nianbao.schemas import DATASET_NAMES
+from nianbao.publish.lineage import read_manifests
+from nianbao.publish.parquet import read_dataset
+from schemas import DATASET_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data" / "samples"

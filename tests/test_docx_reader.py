@@ -19,10 +19,11 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 
 from nianbao.errors import ConverterMissingError, CorruptFileError, EmptyFileError, EncryptedDocumentError
-from nianbao.mapping import CellValue, map_applications, map_proactive, map_reviews
+from nianbao.extract.mapping import map_applications, map_proactive, map_reviews
 from nianbao.model import Document, Grid, TextBlock
-from nianbao.readers.docx import read_docx
-from nianbao.readers.legacy import convert_with_libreoffice, read_legacy
+from nianbao.read.docx import read_docx
+from nianbao.read.legacy import convert_with_libreoffice, read_legacy
+from nianbao.results import CellValue
 from nianbao.segment import section_grids, segment
 from nianbao.template import APPLICANTS, TABLES
 

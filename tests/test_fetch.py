@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from nianbao.cache import BlobStore
+from nianbao.batch.cache import BlobStore
 from nianbao.errors import FileTooLargeError
-from nianbao.fetch import DownloadError, HttpStatusError, NotFoundError, backoff_delay, fetch, fetch_to_store
+from nianbao.ingest.fetch import DownloadError, HttpStatusError, NotFoundError, backoff_delay, fetch, fetch_to_store
 from nianbao.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -136,7 +136,7 @@ def test_local_backfill_command(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 def test_bad_source_fails_the_run_and_is_recorded(tmp_path: Path) -> None:
     from flows.annual import annual_batch
-    from nianbao.lineage import read_events, read_manifests
+    from nianbao.publish.lineage import read_events, read_manifests
 
     bad = tmp_path / "manifest.csv"
     bad.write_text("path\nx.txt\n", encoding="utf-8")

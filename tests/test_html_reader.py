@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from nianbao.errors import CorruptFileError, DecodeError, NianbaoError
 from nianbao.model import Document, Grid, TextBlock
 from nianbao.normalize import parse_value
-from nianbao.readers.html import decode_html, read_html, section_of
+from nianbao.read.html import decode_html, read_html, section_of
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HTML = FIXTURES / "html"

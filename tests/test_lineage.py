@@ -16,10 +16,10 @@ import polars as pl
 import pytest
 
 from nianbao import PARSER_VERSION, __version__
-from nianbao.cache import sha256_file
-from nianbao.lineage import dataset_id, emit, read_events, read_manifests, run_event
-from nianbao.schemas import DATASET_NAMES
+from nianbao.batch.cache import sha256_file
+from nianbao.publish.lineage import dataset_id, emit, read_events, read_manifests, run_event
 from nianbao.settings import Settings
+from schemas import DATASET_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data" / "samples"

@@ -45,9 +45,9 @@ from test_reliability import (
     zip_archive,
 )
 
-from nianbao.publish import read_dataset
+from nianbao.ingest.sources import read_manifest
+from nianbao.publish.parquet import read_dataset
 from nianbao.settings import Settings
-from nianbao.sources import read_manifest
 
 GENERATED = FIXTURES / "generated"
 BAD = FIXTURES / "bad"
@@ -282,6 +282,7 @@ ADVICE = {"empty_file": "re-download", "corrupt": "re-download", "page_limit": "
 
 # --- the tests ------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["year", "all-years"])
 def test_mixed_batch_pure(tmp_path: Path, mode: str) -> None:
     goods = good_set(mode)
@@ -323,14 +324,6 @@ def cut_server() -> Iterator[str]:
     finally:
         httpd.shutdown()
         httpd.server_close()
-
-
-@pytest.fixture(scope="module")
-def prefect_server() -> Iterator[None]:
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=180):
-        yield
 
 
 @pytest.mark.slow

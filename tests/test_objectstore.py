@@ -17,7 +17,8 @@ import polars as pl
 import pytest
 from conftest import CORPUS, published_frames
 
-from nianbao.objectstore import (
+from nianbao.pipeline import process_bytes
+from nianbao.publish.objectstore import (
     COMMITS,
     STAGING,
     ObjectStore,
@@ -26,8 +27,7 @@ from nianbao.objectstore import (
     roll_forward,
     stage_and_commit,
 )
-from nianbao.pipeline import process_bytes
-from nianbao.publish import (
+from nianbao.publish.parquet import (
     Lineage,
     build_frames,
     read_dataset,
@@ -35,8 +35,8 @@ from nianbao.publish import (
     write_partitions,
     write_partitions_to_store,
 )
-from nianbao.schemas import DATASET_NAMES, pandera_schema
 from nianbao.settings import Settings
+from schemas import DATASET_NAMES, pandera_schema
 
 SEEDS = sorted(CORPUS.glob("seed-*.txt"))
 
@@ -167,6 +167,7 @@ class CrashingStore(ObjectStore):
         super().delete_prefix(prefix)
 
 
+@pytest.mark.slow
 def test_a_crash_at_any_request_leaves_each_partition_old_or_new_and_recovery_converges(bucket: str) -> None:
     old_files = [CORPUS / "seed-000-mulan-liuhe-2022.txt"]
     new_files = [CORPUS / "seed-001-nuomin-2022.txt", CORPUS / "seed-003-baoqing-qixingpao-2022.txt"]
@@ -291,6 +292,7 @@ def test_a_scheme_pyarrow_does_not_know_goes_through_fsspec() -> None:
     assert store.list(STAGING) == []
 
 
+@pytest.mark.slow
 def test_an_unreachable_store_fails_with_what_to_check(tmp_path: Path) -> None:
     frames, years = _frames(SEEDS[:1], "b1")
     store = ObjectStore.open("s3://nianbao-nowhere/pub", endpoint_url="http://127.0.0.1:9")
@@ -308,8 +310,8 @@ def test_a_location_without_a_bucket_is_refused_clearly() -> None:
 
 def test_local_state_of_a_store_output_goes_to_the_user_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
                                                                ) -> None:
-    from nianbao.cache import cache_root
-    from nianbao.lineage import lineage_file
+    from nianbao.batch.cache import cache_root
+    from nianbao.publish.lineage import lineage_file
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     cfg = Settings(out_dir="s3://bucket/some/prefix")
@@ -324,7 +326,7 @@ def test_local_state_of_a_store_output_goes_to_the_user_cache(monkeypatch: pytes
 def test_the_batch_flow_publishes_to_s3_what_it_publishes_locally(bucket: str, tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     from flows.annual import annual_batch
-    from nianbao.lineage import read_events, read_manifests
+    from nianbao.publish.lineage import read_events, read_manifests
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     sources = [str(p) for p in SEEDS[:3]]

@@ -26,11 +26,11 @@ from nianbao.errors import (
     PageLimitError,
     UnreadableFontError,
 )
-from nianbao.mapping import CellValue
 from nianbao.model import Document, Grid, TextBlock
 from nianbao.normalize import normalize_label
 from nianbao.pipeline import process_bytes
-from nianbao.readers.pdf import read_pdf
+from nianbao.read.pdf import read_pdf
+from nianbao.results import CellValue
 from nianbao.segment import section_grids, segment
 
 HONGZE = CORPUS / "real-hongze-2023.pdf"
@@ -304,7 +304,7 @@ def test_small_table(style: str, frame: bool) -> None:
     grid = grids[0]
     labels = [c for c in grid.cells if c.text.startswith("行政规范")]
     assert len(labels) == 1 and normalize_label(labels[0].text) == "行政规范性文件", [c.text for c in grid.cells]
-    from nianbao.mapping import map_proactive
+    from nianbao.extract.mapping import map_proactive
 
     spans = {s.section.number: s for s in segment(doc)}
     res = map_proactive(section_grids(doc, spans[2]))

@@ -10,12 +10,11 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nianbao.mapping import CellValue, Problem
 from nianbao.model import Document, Origin, TextBlock
 from nianbao.normalize import normalize_label, parse_value
-from nianbao.pipeline import ReportResult, SectionOut
-from nianbao.publish import Lineage, build_frames, read_dataset, validate_frames, write_partitions
-from nianbao.readers.text import read_text
+from nianbao.publish.parquet import Lineage, build_frames, read_dataset, validate_frames, write_partitions
+from nianbao.read.text import read_text
+from nianbao.results import CellValue, Problem, ReportResult, SectionOut
 from nianbao.segment import segment
 from nianbao.template import SECTIONS, TABLES
 
@@ -89,3 +88,17 @@ def test_parquet_round_trip(tmp_path_factory, values) -> None:  # type: ignore[n
     assert back.equals(want)
     assert back.filter(pl.col("value_kind") == "blank")["value"].null_count() == back.filter(
         pl.col("value_kind") == "blank").height
+
+
+@given(message=st.text(min_size=1, max_size=40), page=st.none() | st.integers(1, 999))
+def test_errors_survive_pickling_unchanged(message: str, page: int | None) -> None:
+    # Errors cross process boundaries (process pools, Dask): the text must not grow on the way.
+    import pickle
+
+    from nianbao.errors import CorruptFileError
+
+    err = CorruptFileError(message, source="a.pdf", page=page, table="applications")
+    back = pickle.loads(pickle.dumps(err))
+    assert type(back) is CorruptFileError
+    assert str(back) == str(err)
+    assert (back.source, back.page, back.table) == ("a.pdf", page, "applications")

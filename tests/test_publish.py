@@ -17,8 +17,16 @@ import pytest
 from conftest import CORPUS, ROOT
 
 from nianbao.pipeline import process_bytes
-from nianbao.publish import STAGING, Lineage, build_frames, read_dataset, recover, validate_frames, write_partitions
-from nianbao.schemas import DATASET_NAMES, pandera_schema
+from nianbao.publish.parquet import (
+    STAGING,
+    Lineage,
+    build_frames,
+    read_dataset,
+    recover,
+    validate_frames,
+    write_partitions,
+)
+from schemas import DATASET_NAMES, pandera_schema
 
 SEEDS = sorted(CORPUS.glob("seed-*.txt"))
 
@@ -120,7 +128,7 @@ def test_killing_publish_at_random_points_never_leaves_a_partial_partition(tmp_p
 
 
 def test_same_year_publishes_take_turns_and_a_timeout_says_why(tmp_path: Path) -> None:
-    from nianbao.publish import LOCKS, PublishLockedError, _flock
+    from nianbao.publish.parquet import LOCKS, PublishLockedError, _flock
 
     frames = _publish(tmp_path, "b1", SEEDS[:1])
     year = int(frames["reports"]["report_year"][0])

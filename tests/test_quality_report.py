@@ -15,7 +15,7 @@ import pytest
 from test_crossyear import planted_batch, publish_planted
 
 from nianbao.bi import post_publish
-from nianbao.quality_report import REPORT_FILE, canon, write_quality_report
+from nianbao.bi.quality_report import REPORT_FILE, canon, write_quality_report
 
 
 class _Metrics(HTMLParser):

@@ -35,12 +35,13 @@ import pytest
 from conftest import CORPUS, FIXTURES, ROOT
 
 from nianbao import errors
-from nianbao.batch import assign_years, drop_duplicates, summarize, summary_markdown
+from nianbao.batch.plan import assign_years, drop_duplicates, summarize, summary_markdown
 from nianbao.errors import NianbaoError
-from nianbao.pipeline import ReportResult, fail, process_bytes
-from nianbao.publish import Lineage, build_frames, read_dataset, validate_frames, write_partitions
+from nianbao.ingest.sources import RefusedSourceError, SourceItem, expand_sources, read_item, read_local, read_manifest
+from nianbao.pipeline import fail, process_bytes
+from nianbao.publish.parquet import Lineage, build_frames, read_dataset, validate_frames, write_partitions
+from nianbao.results import ReportResult
 from nianbao.settings import Settings
-from nianbao.sources import RefusedSourceError, SourceItem, expand_sources, read_item, read_local, read_manifest
 
 RELIABILITY = FIXTURES / "reliability"
 SAMPLES = ROOT / "data" / "samples"
@@ -324,6 +325,7 @@ def test_page_limit_is_configurable() -> None:
     assert process_bytes(many_pages_pdf(3000), "big.pdf", max_pages=5000).error != "page_limit"
 
 
+@pytest.mark.slow
 def test_a_page_that_makes_pdfminer_spin_is_cut_off_by_the_time_limit(tmp_path: Path) -> None:
     """The real spinning page (``spinning_pdf``) in the flow's per-report isolation: the child is killed
     after ``report_timeout_seconds`` and the report recorded as ``timeout``; the next report is parsed."""
@@ -345,6 +347,7 @@ def test_a_page_that_makes_pdfminer_spin_is_cut_off_by_the_time_limit(tmp_path: 
     assert after.status == "ok" and after.cells
 
 
+@pytest.mark.slow
 def test_the_spinning_page_really_spins_without_a_limit(tmp_path: Path) -> None:
     """The shallow version of the same structure finishes: it is the depth, not a broken file, that spins."""
     shallow = process_bytes(spinning_pdf(depth=4), "shallow.pdf")
@@ -834,7 +837,7 @@ def _blobs(cache_dir: Path) -> list[Path]:
 
 
 def test_a_download_that_dies_half_way_is_never_parsed_as_a_whole_file(tmp_path: Path, short_server: str) -> None:
-    fetch_mod = pytest.importorskip("nianbao.fetch")
+    fetch_mod = pytest.importorskip("nianbao.ingest.fetch")
     _ShortBody.cut = 99  # every attempt dies after a third of the body
     cfg = Settings(cache_dir=str(tmp_path / "cache"), download_retries=2, download_timeout_seconds=5)
     with pytest.raises(NianbaoError) as exc:
@@ -854,20 +857,12 @@ def test_a_download_that_dies_half_way_is_never_parsed_as_a_whole_file(tmp_path:
 
 
 def test_a_download_cut_once_is_retried_and_only_the_whole_file_is_used(tmp_path: Path, short_server: str) -> None:
-    fetch_mod = pytest.importorskip("nianbao.fetch")
+    fetch_mod = pytest.importorskip("nianbao.ingest.fetch")
     _ShortBody.cut = 1
     cfg = Settings(cache_dir=str(tmp_path / "cache"), download_retries=2, download_timeout_seconds=5)
     data = fetch_mod.fetch(short_server, cfg, sleep=lambda s: None)
     assert data == GOOD_A.read_bytes() and _ShortBody.requests == 2
     assert [p.name for p in _blobs(tmp_path / "cache")] == [hashlib.sha256(data).hexdigest()]
-
-
-@pytest.fixture(scope="module")
-def prefect_server() -> Iterator[None]:
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=180):
-        yield
 
 
 @pytest.mark.slow
@@ -912,6 +907,7 @@ def test_a_failing_report_task_never_loses_the_others_results(tmp_path: Path, pr
             if c.table == "applications")
 
 
+@pytest.mark.slow
 def test_a_page_that_eats_memory_is_stopped_by_the_memory_cap_before_its_timeout(tmp_path: Path) -> None:
     """The spinning page grows pdfminer's object lists without end: with ``report_memory_mb`` the child
     dies at the cap long before the time limit, the report says which limit to raise, the next one parses."""

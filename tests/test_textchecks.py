@@ -10,10 +10,10 @@ import pytest
 from conftest import ROOT
 from test_crossyear import planted_batch, process, publish_results
 
-from nianbao.mapping import CellValue
 from nianbao.pipeline import process_bytes
-from nianbao.publish import read_dataset
-from nianbao.textchecks import TEXT_CHECKS, check_text_vs_table, compare, find_statements
+from nianbao.publish.parquet import read_dataset
+from nianbao.results import CellValue
+from nianbao.validate.textchecks import TEXT_CHECKS, check_text_vs_table, compare, find_statements
 
 
 def _what(text: str, section: int = 1, year: int | None = 2022) -> list[tuple[str, Decimal]]:

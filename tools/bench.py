@@ -14,7 +14,7 @@ with the date, the machine and a "Gaps" section listing every figure below the g
    ``tests/fixtures/corpus``, ``tests/fixtures/generated``, ``../shared/corpus`` (``reports/`` + ``gold/``)
    and the seeded throughput batch -- cell precision (strict, the rules of ``../shared/tools/score.py``: a
    number published where the gold is blank counts as wrong), recall and reports fully right, per input
-   format and per table; identity-check agreement: the equations of ``nianbao.identities`` evaluated on
+   format and per table; identity-check agreement: the equations of ``nianbao.validate.identities`` evaluated on
    the gold values (blank and "/" as 0; an equation with a side left entirely blank is not evaluated),
    compared with the identity problems nianbao reported. Broken inputs (``tests/fixtures/bad``): no number
    published, a reason given. PDF values: page and bounding box present.
@@ -191,12 +191,12 @@ def nianbao_published(result: Any) -> dict[Key, float | None]:
 
 
 def gold_identity_failures(gold: dict[str, Any]) -> tuple[set[tuple[str, str | None, str | None]], int]:
-    """Evaluate nianbao.identities' equations on the gold values (blank and "/" as 0, as nianbao does):
+    """Evaluate nianbao.validate.identities' equations on the gold values (blank and "/" as 0, as nianbao does):
     return the failing (check, key1, key2) and the number of equations that could be evaluated."""
     from decimal import Decimal
 
-    from nianbao.identities import equations, evaluate
-    from nianbao.mapping import CellValue
+    from nianbao.results import CellValue
+    from nianbao.validate.identities import equations, evaluate
 
     keys = {(c["key1"]) for c in gold["cells"] if c["table"] == "applications"}
     version = "2019" if "other_handling" in keys else "2021" if keys & {"other_no_correction", "other_other"} else None
@@ -210,7 +210,7 @@ def gold_identity_failures(gold: dict[str, Any]) -> tuple[set[tuple[str, str | N
             cells[k] = CellValue(*k, Decimal(str(c["value"])), "number", str(c["value"]))
     eqs = equations(version)  # type: ignore[arg-type]
     # Not evaluated: an equation with a cell the gold does not have, or with a side entirely blank (a total
-    # that was not printed, as nianbao.identities; or parts not printed, e.g. a 总计 column left blank in every
+    # that was not printed, as nianbao.validate.identities; or parts not printed, e.g. a 总计 column left blank in every
     # handling row above a printed （七）总计).
     evaluable = [e for e in eqs if all(k in cells for k in (*e.parts, *e.total))
                  and not all(cells[k].kind == "blank" for k in e.total)
@@ -223,7 +223,7 @@ def identity_agreement(result: Any, gold: dict[str, Any]) -> dict[str, Any]:
     gold_fails, n_eq = gold_identity_failures(gold)
     flagged = {(p.check, p.key1, p.key2) for p in result.problems if p.check in IDENTITY_CHECKS}
     both, missed, false_alarm = gold_fails & flagged, gold_fails - flagged, flagged - gold_fails
-    from nianbao.identities import equations
+    from nianbao.validate.identities import equations
 
     published = {(c.table, c.key1, c.key2): c for c in result.cells}
     eq_of = {(e.check, e.key1, e.key2): e for v in ("2019", "2021") for e in equations(v)}  # type: ignore[arg-type]
@@ -730,8 +730,8 @@ def run_batch(items: list[BatchItem], workers: int, cache_dir: Path, out_dir: Pa
     """Process the batch on the real per-report path with ``workers`` threads; return figures + results."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
+    from nianbao.ingest.sources import SourceItem
     from nianbao.settings import load_settings
-    from nianbao.sources import SourceItem
     from tasks.report_tasks import ingest_item, process_ingested
 
     cfg = load_settings(env={}, out_dir=str(out_dir), cache_dir=str(cache_dir), report_timeout_seconds=timeout,
@@ -811,7 +811,7 @@ def throughput(items: list[BatchItem], workers_list: list[int], work: Path, time
     results = last["_results"]
     if publish:
         try:
-            from nianbao.batch import assign_years, drop_duplicates
+            from nianbao.batch.plan import assign_years, drop_duplicates
             from tasks.report_tasks import publish_batch
 
             t = time.perf_counter()
@@ -980,7 +980,7 @@ def markdown(rep: dict[str, Any]) -> str:
     L += ["", "## Accuracy", "",
           "Strict cell precision (a number where the gold is blank counts as wrong, as `score.py`), recall, "
           "reports fully right (every gold number, nothing wrong), identity checks (equations of "
-          "`nianbao.identities` on the gold values vs the identity problems nianbao reported).", "",
+          "`nianbao.validate.identities` on the gold values vs the identity problems nianbao reported).", "",
           "| corpus | format | reports | gold cells | precision | recall | fully right | identity agreement |",
           "|---|---|---:|---:|---:|---:|---:|---:|"]
     for cname, c in rep["accuracy"]["corpora"].items():
@@ -1102,7 +1102,7 @@ def markdown(rep: dict[str, Any]) -> str:
 def ocr_scans(scan_dir: Path) -> dict[str, Any]:
     """Given the scanned fixtures (image-only PDFs with gold JSON), return per scan: pages, wall and CPU
     seconds per page (tesseract included), and cells gold / correct / wrong / withheld by the OCR gate."""
-    from nianbao.readers.ocr import ocr_missing
+    from nianbao.read.ocr import ocr_missing
 
     missing = ocr_missing()
     if missing:

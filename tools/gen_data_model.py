@@ -35,7 +35,7 @@ def _view_columns() -> dict[str, list[tuple[str, str]]]:
 
     import duckdb
 
-    from nianbao.catalog import DERIVED_VIEWS, create_views
+    from nianbao.bi.catalog import DERIVED_VIEWS, create_views
 
     with tempfile.TemporaryDirectory() as tmp:
         con = duckdb.connect()
@@ -49,8 +49,8 @@ def _view_columns() -> dict[str, list[tuple[str, str]]]:
 
 def render() -> str:
     """Return the data dictionary as markdown."""
-    from nianbao.catalog import CATALOG_FILE, DERIVED_VIEWS, VIEW_COLUMNS, application_row_order, duckdb_type
-    from nianbao.crossyear import (
+    from nianbao.bi.catalog import CATALOG_FILE, DERIVED_VIEWS, VIEW_COLUMNS, application_row_order, duckdb_type
+    from nianbao.bi.crossyear import (
         AGENCY_COLUMNS,
         AGENCY_DATASET,
         CHECK_AMBIGUOUS,
@@ -59,7 +59,6 @@ def render() -> str:
         CROSSYEAR_DATASET,
         CROSSYEAR_EXTRA,
     )
-    from nianbao.schemas import DATASETS, DERIVATIONS, SEVERITIES, STATUSES, VALUE_KINDS
     from nianbao.template import (
         IDENTITIES,
         METRICS,
@@ -69,7 +68,8 @@ def render() -> str:
         TABLES,
         TEMPLATE_VERSIONS,
     )
-    from nianbao.textchecks import RULES
+    from nianbao.validate.textchecks import RULES
+    from schemas import DATASETS, DERIVATIONS, SEVERITIES, STATUSES, VALUE_KINDS
 
     lines: list[str] = [
         "# nianbao data model",

@@ -1,0 +1,307 @@
+"""Lineage of a batch: the manifest written next to the data, and OpenLineage run events.
+
+* ``<out>/_manifests/<batch_id>.json``: every input (uri, sha256, size, how it was obtained,
+  whether its result came from the cache), every output file (dataset, year, path, rows, bytes,
+  sha256, and the ``report_id`` of each input it was derived from), parser and code versions,
+  timings and the Prefect flow run id. Written atomically (on an object store too).
+* OpenLineage ``START`` / ``COMPLETE`` (``FAIL`` on error) run events of the job
+  ``nianbao.annual-batch``: inputs are the report files (version facet = sha256), outputs are
+  the published partitions (schema, output statistics, and a dataset-level ``columnLineage``
+  facet naming the inputs each partition was derived from). They go to a JSON-lines file
+  (``settings.lineage_file``, default ``<out>/_lineage/events.jsonl``; for an object store output
+  a local file, the run's events then copied to ``<out>/_lineage/<batch_id>.jsonl``) and, when
+  ``OPENLINEAGE_URL`` is set, to that HTTP endpoint too (Marquez: ``http://host:5000``; optional
+  ``OPENLINEAGE_ENDPOINT``, ``OPENLINEAGE_API_KEY``). ``OPENLINEAGE_DISABLED=true`` turns the
+  events off (the manifest is always written).
+
+Pure: no prefect. The OpenLineage client is imported lazily.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from nianbao import PARSER_VERSION, __version__
+from nianbao.fsio import atomic_write
+from nianbao.location import is_remote
+from nianbao.publish.objectstore import open_store, write_json
+from nianbao.settings import Settings
+
+NAMESPACE = "nianbao"
+JOB_NAME = "annual-batch"
+PRODUCER = f"urn:nianbao:{__version__}"
+MANIFEST_VERSION = 1
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def code_version(root: str | Path | None = None) -> dict[str, str | None]:
+    """The package version and, in a git checkout, the commit (read from ``.git`` without running git)."""
+    base = Path(root) if root else Path(__file__).resolve().parents[1]
+    commit: str | None = None
+    try:
+        head = (base / ".git" / "HEAD").read_text().strip()
+        if head.startswith("ref: "):
+            ref = head[5:]
+            ref_file = base / ".git" / ref
+            if ref_file.exists():
+                commit = ref_file.read_text().strip()
+            else:
+                packed = base / ".git" / "packed-refs"
+                for line in packed.read_text().splitlines() if packed.exists() else []:
+                    if line.endswith(" " + ref):
+                        commit = line.split(" ", 1)[0]
+        else:
+            commit = head
+    except OSError:
+        commit = None
+    return {"package": __version__, "git_commit": commit}
+
+
+def dataset_id(uri: str) -> tuple[str, str]:
+    """Given an input or output location, return its OpenLineage (namespace, name)."""
+    if uri.startswith(("http://", "https://", "s3://", "gs://")):
+        p = urlsplit(uri)
+        name = p.path + (f"?{p.query}" if p.query else "")
+        return f"{p.scheme}://{p.netloc}", name or "/"
+    if uri.startswith("refused:"):  # a manifest entry that was never read
+        return "nianbao-refused", uri.removeprefix("refused:")
+    return "file", str(Path(uri.removeprefix("file://")).resolve())
+
+
+def partition_uri(out_dir: str, dataset: str, year: int) -> str:
+    if is_remote(out_dir):
+        return f"{out_dir.rstrip('/')}/{dataset}/report_year={year}"
+    return str(Path(out_dir.removeprefix("file://")).resolve() / dataset / f"report_year={year}")
+
+
+def build_manifest(*, batch_id: str, flow_run_id: str | None, openlineage_run_id: str, year: int | None,
+                   years: list[int], inputs: list[dict[str, Any]], outputs: list[dict[str, Any]], started_at: str,
+                   finished_at: str, timings: dict[str, float], settings: Settings, status: str = "completed",
+                   parent_flow_run_id: str | None = None, error: str | None = None,
+                   extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Given what a batch read and wrote, return its manifest (a JSON-ready dict).
+
+    ``inputs``: dicts with at least ``uri``, ``sha256``, ``size``, ``report_id``;
+    ``outputs``: dicts with ``dataset``, ``report_year``, ``path``, ``rows``, ``bytes``, ``sha256``
+    and ``inputs`` (the ``report_id`` of each input the file was derived from).
+    """
+    hits = sum(1 for i in inputs if i.get("cache_hit"))
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "batch_id": batch_id,
+        "status": status,
+        "error": error,
+        "job": {"namespace": NAMESPACE, "name": JOB_NAME},
+        "flow_run_id": flow_run_id,
+        "parent_flow_run_id": parent_flow_run_id,
+        "openlineage_run_id": openlineage_run_id,
+        "year": year,
+        "years": years,
+        "parser_version": PARSER_VERSION,
+        "code_version": code_version(),
+        "started_at": started_at,
+        "finished_at": finished_at,
+        "timings": {k: round(v, 3) for k, v in timings.items()},
+        "settings": {k: v for k, v in settings.to_dict().items()},
+        "cache": {"hits": hits, "misses": len(inputs) - hits},
+        "inputs": inputs,
+        "outputs": outputs,
+        **(extra or {}),
+    }
+
+
+def manifest_path(out_dir: str | Path, batch_id: str) -> Path:
+    return Path(out_dir) / "_manifests" / f"{batch_id}.json"
+
+
+def write_manifest(out_dir: str | Path, manifest: dict[str, Any], settings: Settings | None = None) -> str:
+    """Write the manifest to ``<out>/_manifests/<batch_id>.json`` (local: temp file + rename; object
+    store: one PUT); return where it went."""
+    if is_remote(out_dir):
+        return write_json(open_store(str(out_dir), settings), f"_manifests/{manifest['batch_id']}.json", manifest)
+    path = manifest_path(out_dir, manifest["batch_id"])
+    atomic_write(path, json.dumps(manifest, ensure_ascii=False, indent=1, default=str))
+    return str(path.resolve())
+
+
+def read_manifests(out_dir: str | Path, settings: Settings | None = None) -> list[dict[str, Any]]:
+    """All manifests under ``<out>/_manifests``, oldest first."""
+    if is_remote(out_dir):
+        store = open_store(str(out_dir), settings)
+        found = [json.loads(store.get(o.key)) for o in store.list("_manifests") if o.key.endswith(".json")]
+    else:
+        d = Path(out_dir) / "_manifests"
+        found = [json.loads(p.read_text(encoding="utf-8")) for p in d.glob("*.json")] if d.exists() else []
+    return sorted(found, key=lambda m: m.get("started_at") or "")
+
+
+def copy_events_to_output(settings: Settings, batch_id: str, run_id: str) -> str | None:
+    """For an object store output, put this run's OpenLineage events next to the data as
+    ``<out>/_lineage/<batch_id>.jsonl`` (the file transport needs a local file); return its URI."""
+    if not settings.out_is_remote:
+        return None
+    events = [e for e in read_events(lineage_file(settings)) if e.get("run", {}).get("runId") == run_id]
+    body = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events).encode("utf-8")
+    store = open_store(settings.out_dir, settings)
+    store.put(f"_lineage/{batch_id}.jsonl", body)
+    return store.uri_of(f"_lineage/{batch_id}.jsonl")
+
+
+# --- OpenLineage ---------------------------------------------------------------------------
+
+def run_id_for(flow_run_id: str | None) -> str:
+    """The OpenLineage run id: the Prefect flow run id when it is a UUID, else a new UUID."""
+    if flow_run_id:
+        try:
+            return str(uuid.UUID(flow_run_id))
+        except ValueError:
+            pass
+    return str(uuid.uuid4())
+
+
+def _schema_fields(dataset: str) -> list[tuple[str, str]]:
+    try:
+        from schemas import polars_schema
+
+        return [(k, str(v)) for k, v in polars_schema(dataset).items()]
+    except Exception:
+        return []
+
+
+def run_event(state: str, *, run_id: str, event_time: str, inputs: list[dict[str, Any]] | None = None,
+              outputs: list[dict[str, Any]] | None = None, out_dir: str | None = None,
+              parent: dict[str, str] | None = None, error: str | None = None, stack: str | None = None,
+              engine_version: str | None = None, job_name: str = JOB_NAME) -> Any:
+    """Given a state (START, COMPLETE, FAIL) and the manifest's inputs/outputs, return an OpenLineage RunEvent.
+
+    Outputs are grouped per partition (``<out>/<dataset>/report_year=<Y>``); each carries a
+    ``columnLineage`` facet whose ``dataset`` list names every input it was derived from.
+    ``parent``: ``{"run_id": ..., "job": ...}`` of a parent run (a backfill).
+    """
+    from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
+    from openlineage.client.generated import (
+        column_lineage_dataset,
+        dataset_version_dataset,
+        error_message_run,
+        input_statistics_input_dataset,
+        job_type_job,
+        output_statistics_output_dataset,
+        parent_run,
+        processing_engine_run,
+        schema_dataset,
+    )
+
+    ins: list[Any] = []
+    by_report: dict[str, tuple[str, str]] = {}
+    for i in inputs or []:
+        ns, name = dataset_id(i["uri"])
+        by_report[i["report_id"]] = (ns, name)
+        facets: dict[str, Any] = {}
+        if i.get("sha256"):
+            facets["version"] = dataset_version_dataset.DatasetVersionDatasetFacet(
+                datasetVersion=i["sha256"], producer=PRODUCER)
+        ins.append(InputDataset(namespace=ns, name=name, facets=facets, inputFacets={
+            "inputStatistics": input_statistics_input_dataset.InputStatisticsInputDatasetFacet(
+                size=i.get("size"), fileCount=1, producer=PRODUCER)}))
+    outs: list[Any] = []
+    for o in outputs or []:
+        loc = partition_uri(out_dir, o["dataset"], o["report_year"]) if out_dir else str(Path(o["path"]).parent)
+        ns, name = dataset_id(loc)
+        derived = [column_lineage_dataset.InputField(namespace=by_report[r][0], name=by_report[r][1], field="content",
+                                                     transformations=[column_lineage_dataset.Transformation(
+                                                         type="INDIRECT", subtype="TRANSFORMATION",
+                                                         description="parsed by nianbao")])
+                   for r in o.get("inputs", []) if r in by_report]
+        facets = {
+            "schema": schema_dataset.SchemaDatasetFacet(fields=[
+                schema_dataset.SchemaDatasetFacetFields(name=n, type=t) for n, t in _schema_fields(o["dataset"])],
+                producer=PRODUCER),
+            "columnLineage": column_lineage_dataset.ColumnLineageDatasetFacet(
+                fields={}, dataset=derived, producer=PRODUCER),
+        }
+        if o.get("sha256"):
+            facets["version"] = dataset_version_dataset.DatasetVersionDatasetFacet(
+                datasetVersion=o["sha256"], producer=PRODUCER)
+        outs.append(OutputDataset(namespace=ns, name=name, facets=facets, outputFacets={
+            "outputStatistics": output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(
+                rowCount=o.get("rows"), size=o.get("bytes"), fileCount=1, producer=PRODUCER)}))
+    run_facets: dict[str, Any] = {
+        "processing_engine": processing_engine_run.ProcessingEngineRunFacet(
+            version=engine_version or "unknown", name="prefect", openlineageAdapterVersion=__version__,
+            producer=PRODUCER)}
+    if parent and parent.get("run_id"):
+        run_facets["parent"] = parent_run.ParentRunFacet(
+            run=parent_run.Run(runId=run_id_for(parent["run_id"])),
+            job=parent_run.Job(namespace=NAMESPACE, name=parent.get("job", "backfill")), producer=PRODUCER)
+    if error:
+        run_facets["errorMessage"] = error_message_run.ErrorMessageRunFacet(
+            message=error, programmingLanguage="PYTHON", stackTrace=stack, producer=PRODUCER)
+    job = Job(namespace=NAMESPACE, name=job_name, facets={
+        "jobType": job_type_job.JobTypeJobFacet(processingType="BATCH", integration="PREFECT", jobType="FLOW",
+                                                producer=PRODUCER)})
+    return RunEvent(eventType=RunState[state], eventTime=event_time, run=Run(runId=run_id, facets=run_facets),
+                    job=job, inputs=ins, outputs=outs, producer=PRODUCER)
+
+
+def lineage_file(settings: Settings) -> Path:
+    if settings.lineage_file:
+        return Path(settings.lineage_file)
+    return settings.local_dir() / "_lineage" / "events.jsonl"
+
+
+def _clients(settings: Settings) -> list[Any]:
+    from openlineage.client import OpenLineageClient
+    from openlineage.client.transport.file import FileConfig, FileTransport
+
+    path = lineage_file(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)  # FileTransport does not create it
+    clients = [OpenLineageClient(transport=FileTransport(FileConfig(log_file_path=str(path), append=True)))]
+    url = os.environ.get("OPENLINEAGE_URL")
+    if url:
+        from openlineage.client.transport.http import HttpConfig, HttpTransport
+
+        # Few, short retries: an unreachable lineage endpoint must not hold a batch for long.
+        cfg: dict[str, Any] = {"url": url, "timeout": 5.0, "retry": {
+            "total": 2, "read": 2, "connect": 2, "backoff_factor": 0.3, "status_forcelist": [500, 502, 503, 504],
+            "allowed_methods": ["HEAD", "POST"]}}
+        if os.environ.get("OPENLINEAGE_ENDPOINT"):
+            cfg["endpoint"] = os.environ["OPENLINEAGE_ENDPOINT"]
+        if os.environ.get("OPENLINEAGE_API_KEY"):
+            cfg["auth"] = {"type": "api_key", "apiKey": os.environ["OPENLINEAGE_API_KEY"]}
+        clients.append(OpenLineageClient(transport=HttpTransport(HttpConfig.from_dict(cfg))))
+    return clients
+
+
+def emit(settings: Settings, event: Any) -> list[str]:
+    """Send an event to the file transport (and HTTP when configured). Return the failures as messages:
+    lineage must never sink a batch."""
+    if os.environ.get("OPENLINEAGE_DISABLED", "").lower() in ("1", "true", "yes"):
+        return []
+    problems: list[str] = []
+    try:
+        clients = _clients(settings)
+    except Exception as exc:
+        return [f"OpenLineage client: {type(exc).__name__}: {exc}"]
+    for client in clients:
+        try:
+            client.emit(event)
+        except Exception as exc:
+            problems.append(f"OpenLineage {type(client.transport).__name__}: {type(exc).__name__}: {exc}")
+    return problems
+
+
+def read_events(path: str | Path) -> list[dict[str, Any]]:
+    """The events of a JSON-lines file."""
+    p = Path(path)
+    if not p.exists():
+        return []
+    return [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]

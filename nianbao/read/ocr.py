@@ -1,0 +1,280 @@
+"""Page images (scanned pages, pictures of tables) into the document model by OCR.
+
+Per image (a whole scanned page, or the picture of a table on a page with text):
+
+1. **Clean and straighten** (``ocr_pixels``): grey from the red channel (seals fade), 3x3 median
+   (specks), the skew angle from the horizontal projection of text lines and rules, turned back.
+2. **Rules**: straight runs of ink found by morphology, converted to points and merged exactly as the
+   PDF reader merges drawn rules; ruled tables (lattices) come from the layout engine.
+3. **Text**: RapidOCR detects and reads every text line (``ocr_engines``). A line whose box crosses a
+   column rule of a table (two cells read as one line) is cut at the rule and each piece read again, so
+   no character is placed in the wrong cell. A line's box is divided evenly over its characters.
+4. **Value cells**: every table cell whose text is a number, a "/" or nothing gets its readings
+   (``OcrRead``): RapidOCR's, tesseract's (digits only, one run per page for all cells), its ink count,
+   and where the two engines differ a RapidOCR re-read of the crop at 1.6x. A cell that looks empty but
+   holds ink is read from its crop. The gate (``nianbao.validate.ocrgate``) publishes a number only on agreement.
+5. **Layout**: the characters and rules go through the layout engine the PDF reader uses (``nianbao.read.layout``:
+   ``layout_page``, ``assemble``), so segmentation and mapping see the same model as for a PDF with text; pages and bboxes
+   are in PDF points. The document is marked ``ocr=True``.
+
+Pure: no prefect; the only side effects are the tesseract child process and its temporary files.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from nianbao.errors import CorruptFileError, NeedsOcrError, PageLimitError
+from nianbao.model import Document, Grid, OcrRead, ReaderProblem
+from nianbao.normalize import parse_value, strip_spaces
+from nianbao.read import ocr_engines as eng
+from nianbao.read import ocr_pixels as px
+from nianbao.read.layout import (
+    Char,
+    Lattice,
+    LatticeCell,
+    PageLayout,
+    Rule,
+    assemble,
+    find_lattices,
+    layout_page,
+    merge_rules,
+)
+from nianbao.read.ocr_labels import snap_labels
+
+__all__ = ["DPI", "INSTALL_HINT", "OcrImage", "ocr_image", "ocr_missing", "read_scanned_pdf"]
+
+DPI = 200.0  # RapidOCR reads body text (10.5 pt = 29 px here) well; more only costs time
+INSTALL_HINT = "bash scripts/setup.sh (installs rapidocr and onnxruntime from requirements.lock)"
+_MIN_H_PT = 20.0  # a horizontal rule piece is at least this long (longer than any character stroke)
+_MIN_V_PT = 12.0  # vertical: longer than the strokes of body-size characters
+_MIN_INK = 25  # ink pixels that make an empty-looking cell worth reading (specks left by the median are fewer)
+_INSET_PT = 2.5  # a cell's crop stays this far inside its rules (blurred rules are thick)
+_RESCALE = 1.6
+
+
+def ocr_missing() -> str | None:
+    """Return None when the primary OCR engine can run, else what is missing."""
+    return eng.engine_missing()
+
+
+@dataclass
+class OcrImage:
+    """What OCR made of one image: characters and rules in page points, cell readings, skew found."""
+
+    chars: list[Char]
+    hs: list[Rule]
+    vs: list[Rule]
+    reads: list[OcrRead]
+    angle: float
+
+
+def _crop(grey: px.Grey, box: tuple[float, float, float, float]) -> px.Grey:
+    h, w = grey.shape
+    x0, y0, x1, y1 = (round(v) for v in box)
+    return grey[max(0, y0):min(h, y1), max(0, x0):min(w, x1)]
+
+
+def _pad(img: px.Grey, scale: float = 1.0, border: int = 6) -> px.Grey:
+    import cv2
+
+    if scale != 1.0:
+        img = np.asarray(cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC), dtype=np.uint8)
+    return np.asarray(cv2.copyMakeBorder(img, border, border, border, border, cv2.BORDER_CONSTANT, value=255),
+                      dtype=np.uint8)
+
+
+def _split(line: eng.TextLine, lats: Sequence[Lattice], k: float
+           ) -> list[tuple[tuple[float, float, float, float], str | None]]:
+    """Given a text line (pixels) and the page's lattices (points; ``k`` px per pt), return its pieces:
+    the line itself (text known) or, when it crosses column rules of a table, one box per cell it
+    covers (text None: to be read again)."""
+    x0, y0, x1, y1 = line.box
+    cy = (y0 + y1) / 2 / k
+    for lat in lats:
+        if not (lat.ys[0] <= cy <= lat.ys[-1]):
+            continue
+        mids = [(a + b) / 2 for a, b in zip(lat.xs, lat.xs[1:])]
+        walls = [lat.xs[j + 1] for j in range(len(mids) - 1)  # a rule between two different cells at this height
+                 if lat.locate(mids[j], cy) is not lat.locate(mids[j + 1], cy)]
+        cuts = [x * k for x in walls if x0 + 0.3 * (y1 - y0) < x * k < x1 - 0.3 * (y1 - y0)]
+        if not cuts:
+            break
+        edges = [x0, *cuts, x1]
+        return [((a, y0, b, y1), None) for a, b in itertools.pairwise(edges) if b - a > 0.3 * (y1 - y0)]
+    return [(line.box, line.text)]
+
+
+def _body_height(boxes: list[tuple[float, float, float, float]]) -> float | None:
+    """The median height (pixels) of the detected boxes of longer lines: the body text's."""
+    heights = sorted(b[3] - b[1] for b in boxes)
+    return heights[len(heights) // 2] if heights else None
+
+
+def _chars(box: tuple[float, float, float, float], text: str, k: float, dx: float, dy: float,
+           body: float | None = None) -> list[Char]:
+    """Characters of one read piece, its box divided evenly, in points (offset by the image's origin).
+    Detected boxes of body lines differ in height by a few pixels; the layout joins the lines of a
+    paragraph only when their font sizes agree, so a box within a quarter of the body height gets the
+    body size."""
+    text = "".join(text.split())
+    if not text:
+        return []
+    x0, y0, x1, y1 = (v / k for v in box)
+    step = (x1 - x0) / len(text)
+    h = box[3] - box[1]
+    if body is not None and abs(h - body) <= 0.25 * body:
+        h = body
+    size = max(h / k * 0.85, 1.0)
+    return [Char(ch, dx + x0 + i * step, dx + x0 + (i + 1) * step, dy + y0, dy + y1, size)
+            for i, ch in enumerate(text)]
+
+
+def _cell_text(chars: list[Char]) -> str:
+    """The text of a cell's characters, line by line (enough to tell a number, "/" or nothing)."""
+    return "".join(c.text for c in sorted(chars, key=lambda c: (round(c.cy / max(c.h, 1.0)), c.cx)))
+
+
+def _value_like(text: str) -> bool:
+    return parse_value(text).kind in ("number", "not_applicable", "blank")
+
+
+def ocr_image(img: px.Grey, page_no: int, *, dpi: float = DPI, origin: tuple[float, float] = (0.0, 0.0)
+              ) -> OcrImage:
+    """Given a page image or the picture of a table (RGB or grey, ``dpi`` pixels per inch) placed at
+    ``origin`` (x0, top in points) on page ``page_no``, return its characters, rules and cell readings."""
+    k = dpi / 72.0
+    dx, dy = origin
+    grey = px.clean_page(img)
+    angle = px.skew_angle(grey)
+    grey = px.rotate(grey, angle)
+    hpx, vpx = px.find_rules(grey, dpi, _MIN_H_PT, _MIN_V_PT)
+    hs = merge_rules([Rule(r.pos / k + dy, r.a / k + dx, r.b / k + dx) for r in hpx])
+    vs = merge_rules([Rule(r.pos / k + dx, r.a / k + dy, r.b / k + dy) for r in vpx])
+    lats = find_lattices(hs, vs)
+    local = [Lattice([x - dx for x in lat.xs], [y - dy for y in lat.ys], lat.cells, lat.where) for lat in lats]
+    # Table rules erased: a rule next to a character is read as one (丨, 【, E); lines merged over erased
+    # column rules are cut apart again by _split.
+    boxes = [tuple(v * k for v in (lat.xs[0], lat.ys[0], lat.xs[-1], lat.ys[-1])) for lat in local]
+    grey = px.erase_rules(grey, [*hpx, *vpx], hpx, boxes)
+    pieces = [p for line in eng.read_lines(grey) for p in _split(line, local, k)]
+    again = [i for i, (_, t) in enumerate(pieces) if t is None]
+    for i, text in zip(again, eng.recognise([_pad(_crop(grey, pieces[i][0])) for i in again])):
+        pieces[i] = (pieces[i][0], text)
+    body = _body_height([box for box, text in pieces if len(text or "") >= 4])
+    chars = [c for box, text in pieces for c in _chars(box, text or "", k, dx, dy, body)]
+    reads = _read_cells(grey, lats, chars, page_no, k, dx, dy, dpi)
+    return OcrImage(chars, hs, vs, reads, angle)
+
+
+def _read_cells(grey: px.Grey, lats: Sequence[Lattice], chars: list[Char], page_no: int, k: float,
+                dx: float, dy: float, dpi: float) -> list[OcrRead]:
+    """Readings of every value-like cell of the page's tables; characters read from the crops of inked
+    cells that the line reader left empty are appended to ``chars``."""
+    in_cell: dict[int, list[Char]] = {}
+    for c in chars:
+        for lat in lats:
+            cell = lat.locate(c.cx, c.cy)
+            if cell is not None:
+                in_cell.setdefault(id(cell), []).append(c)
+                break
+    cells: list[tuple[LatticeCell, px.Grey, str, int]] = []
+    for lat in lats:
+        for cell in lat.cells:
+            x0, top, x1, bottom = cell.bbox
+            box = ((x0 - dx + _INSET_PT) * k, (top - dy + _INSET_PT) * k,
+                   (x1 - dx - _INSET_PT) * k, (bottom - dy - _INSET_PT) * k)
+            if box[2] - box[0] < 4 or box[3] - box[1] < 4:
+                continue
+            crop = _crop(grey, box)
+            text = _cell_text(in_cell.get(id(cell), []))
+            if _value_like(text):
+                cells.append((cell, crop, text, px.ink(crop)))
+    empty_inked = [i for i, (_, _, text, n) in enumerate(cells) if not strip_spaces(text) and n >= _MIN_INK]
+    for i, text in zip(empty_inked, eng.recognise([_pad(cells[i][1]) for i in empty_inked])):
+        cell, crop, _, n = cells[i]
+        text = strip_spaces(text)
+        if text and _value_like(text):
+            x0, top, x1, bottom = cell.bbox
+            w = min(len(text) * 0.6 * (bottom - top), x1 - x0 - 2 * _INSET_PT)
+            cx, cy = (x0 + x1) / 2, (top + bottom) / 2
+            box = ((cx - w / 2 - dx) * k, (cy - 0.3 * (bottom - top) - dy) * k,
+                   (cx + w / 2 - dx) * k, (cy + 0.3 * (bottom - top) - dy) * k)
+            chars.extend(_chars(box, text, k, dx, dy))  # a lone value: its size does not matter
+            cells[i] = (cell, crop, text, n)
+    inked = [i for i, (_, _, text, n) in enumerate(cells) if strip_spaces(text) or n >= _MIN_INK]
+    second = eng.tesseract_cells([_pad(cells[i][1], border=4) for i in inked], dpi)
+    seconds: dict[int, str | None] = {i: (second[j] if second is not None else None) for j, i in enumerate(inked)}
+    differ = [i for i in inked if seconds[i] is None or strip_spaces(seconds[i] or "") != strip_spaces(cells[i][2])]
+    rescaled = dict(zip(differ, eng.recognise([_pad(cells[i][1], _RESCALE, 10) for i in differ])))
+    return [OcrRead(page_no, cell.bbox, strip_spaces(text), seconds.get(i, ""), rescaled.get(i), n)
+            for i, (cell, _, text, n) in enumerate(cells)]
+
+
+# --------------------------------------------------------------------------------------------
+# Whole scanned PDFs
+# --------------------------------------------------------------------------------------------
+
+def render_page(page: object, scale: float) -> px.Grey:
+    """Render a pypdfium2 page to an RGB array."""
+    bitmap = page.render(scale=scale)  # type: ignore[attr-defined]
+    return np.asarray(bitmap.to_pil().convert("RGB"), dtype=np.uint8)
+
+
+def read_scanned_pdf(data: bytes, source: str = "", *, max_pages: int = 500) -> Document:
+    """Given the bytes of a PDF whose pages are images, return its document model read by OCR
+    (``ocr=True``). Raises ``NeedsOcrError`` when the OCR engine is missing, ``CorruptFileError`` when
+    pdfium cannot open the file."""
+    missing = ocr_missing()
+    if missing is not None:
+        raise NeedsOcrError(f"no page of the PDF has a text layer and {missing}; to read scanned reports "
+                            f"install OCR: {INSTALL_HINT}", source=source)
+    import pypdfium2 as pdfium
+
+    try:
+        doc = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
+        raise CorruptFileError(f"the PDF cannot be rendered for OCR ({exc})", source=source) from exc
+    outs: list[PageLayout] = []
+    reads: list[OcrRead] = []
+    regions: list[tuple[int, tuple[float, float, float, float]]] = []
+    try:
+        n_pages = len(doc)
+        if n_pages > max_pages:
+            raise PageLimitError(f"the PDF has {n_pages} pages, more than max_pages={max_pages}", source=source)
+        for i in range(n_pages):
+            page = doc[i]
+            try:
+                height = float(page.get_height())
+                regions.append((i + 1, (0.0, 0.0, float(page.get_width()), height)))
+                img = render_page(page, DPI / 72.0)
+            finally:
+                page.close()
+            outs.append(layout_ocr_page(ocr_image(img, i + 1), i + 1, height, outs[-1].carry if outs else [],
+                                        reads))
+    finally:
+        doc.close()
+    problems = [p for po in outs for p in po.problems]
+    if not any(po.text for po in outs):
+        raise NeedsOcrError("no page of the PDF has a text layer and OCR found no text on any page",
+                            source=source)
+    document = assemble(outs, None, problems, n_pages, ocr=True)
+    document.ocr_reads, document.ocr_regions = reads, regions
+    snap_labels([b for b in document.blocks if isinstance(b, Grid)])
+    return document
+
+
+def layout_ocr_page(res: OcrImage, page_no: int, height: float, carry: Sequence[float],
+                    reads: list[OcrRead], extra: Sequence[Char] = ()) -> PageLayout:
+    """Lay out one OCR'd page (plus ``extra`` characters from its text layer); its readings go to ``reads``."""
+    reads.extend(res.reads)
+    problems: list[ReaderProblem] = []
+    chars = [*extra, *res.chars]
+    if not chars:
+        problems.append(ReaderProblem("ocr_empty_page", f"page {page_no}: OCR found no text", page_no))
+        return PageLayout(page_no, [], {}, problems, False, height)
+    return layout_page(chars, res.hs, res.vs, page_no, height, problems, carry)
