@@ -13,7 +13,6 @@ import math
 import subprocess
 import sys
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,7 +31,7 @@ from nianbao.validate.ocrgate import gate_ocr
 from nianbao.validate.ocrmeta import check_ocr_meta, claimed_years
 
 sys.path.insert(0, str(ROOT / "tools"))
-import generate_scans  # noqa: E402
+import generate_scans
 
 BAD_SCAN = FIXTURES / "bad" / "scanned-image-only.pdf"
 PAGE = (0.0, 0.0, 595.0, 842.0)

@@ -11,7 +11,7 @@ what the report prints) by one degradation:
 * ``dpi150`` / ``dpi300``   scanned at 150 / 300 dpi
 * ``stamp``      colour scan with one or two red seals over the text and the tables
 * ``mixed``      all of it at once: rotation, blur, JPEG 30-80, noise, 150-300 dpi, a seal
-* ``wrapper``    every page an image inside a form XObject (a text-less wrapper)
+* ``wrapper``    every page an image inside a form XObject, at 70 % of the page, the page number as text
 * ``image_tables``  born-digital: the prose stays text, every table is pasted in as a picture
 * ``scanned_pages`` born-digital with the table pages scanned (image-only pages inside a text PDF)
 
@@ -178,11 +178,15 @@ def scan_pdf(src: Path, spec: dict[str, Any], rng: random.Random) -> bytes:
         c.setPageSize((w, h))
         data = jpeg(degrade(img, spec, rng), spec["quality"])
         if spec["kind"] == "wrapper":
+            # A phone-scanner PDF: the page image inside a form XObject, shrunk to 70 % with a margin (under
+            # half the page area), and the page number as the only text.
             name = f"page{c.getPageNumber()}"
             c.beginForm(name)
-            _image(c, data, 0, 0, w, h)
+            _image(c, data, 0.15 * w, 0.15 * h, 0.7 * w, 0.7 * h)
             c.endForm()
             c.doForm(name)
+            c.setFont(_font(), 9)
+            c.drawCentredString(w / 2, 30, f"- {c.getPageNumber()} -")
         else:
             _image(c, data, 0, 0, w, h)
         c.showPage()

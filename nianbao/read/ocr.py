@@ -2,8 +2,8 @@
 
 Per image (a whole scanned page, or the picture of a table on a page with text):
 
-1. **Clean and straighten** (``ocr_pixels``): grey from the red channel (seals fade), 3x3 median
-   (specks), the skew angle from the horizontal projection of text lines and rules, turned back.
+1. **Clean and straighten** (``ocr_pixels``): grey from the red channel (seals fade), specks of
+   one or two pixels removed, the skew angle from the horizontal projection of text lines and rules, turned back.
 2. **Rules**: straight runs of ink found by morphology, converted to points and merged exactly as the
    PDF reader merges drawn rules; ruled tables (lattices) come from the layout engine.
 3. **Text**: RapidOCR detects and reads every text line (``ocr_engines``). A line whose box crosses a
@@ -11,7 +11,8 @@ Per image (a whole scanned page, or the picture of a table on a page with text):
    no character is placed in the wrong cell. A line's box is divided evenly over its characters.
 4. **Value cells**: every table cell whose text is a number, a "/" or nothing gets its readings
    (``OcrRead``): RapidOCR's, tesseract's (digits only, one run per page for all cells), its ink count,
-   and where the two engines differ a RapidOCR re-read of the crop at 1.6x. A cell that looks empty but
+   and where the two engines differ a RapidOCR re-read of the crop at 1.6x. tesseract reads the
+   crops before despeckling, so the two readings do not share a preprocessing mistake. A cell that looks empty but
    holds ink is read from its crop. The gate (``nianbao.validate.ocrgate``) publishes a number only on agreement.
 5. **Layout**: the characters and rules go through the layout engine the PDF reader uses (``nianbao.read.layout``:
    ``layout_page``, ``assemble``), so segmentation and mapping see the same model as for a PDF with text; pages and bboxes
@@ -25,11 +26,11 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from nianbao.errors import CorruptFileError, NeedsOcrError, PageLimitError
-from nianbao.model import Document, Grid, OcrRead, ReaderProblem
+from nianbao.model import Document, Grid, OcrRead, Origin, ReaderProblem
 from nianbao.normalize import parse_value, strip_spaces
 from nianbao.read import ocr_engines as eng
 from nianbao.read import ocr_pixels as px
@@ -39,22 +40,23 @@ from nianbao.read.layout import (
     LatticeCell,
     PageLayout,
     Rule,
-    assemble,
     find_lattices,
     layout_page,
     merge_rules,
 )
 from nianbao.read.ocr_labels import snap_labels
+from nianbao.read.pdf import OcrRequest, read_pdf
 
-__all__ = ["DPI", "INSTALL_HINT", "OcrImage", "ocr_image", "ocr_missing", "read_scanned_pdf"]
+__all__ = ["DPI", "INSTALL_HINT", "OcrImage", "ocr_image", "ocr_missing", "read_pdf_ocr"]
 
 DPI = 200.0  # RapidOCR reads body text (10.5 pt = 29 px here) well; more only costs time
 INSTALL_HINT = "bash scripts/setup.sh (installs rapidocr and onnxruntime from requirements.lock)"
 _MIN_H_PT = 20.0  # a horizontal rule piece is at least this long (longer than any character stroke)
 _MIN_V_PT = 12.0  # vertical: longer than the strokes of body-size characters
-_MIN_INK = 25  # ink pixels that make an empty-looking cell worth reading (specks left by the median are fewer)
+_MIN_INK = 25  # ink pixels that make an empty-looking cell worth reading (noise left after despeckling is less)
 _INSET_PT = 2.5  # a cell's crop stays this far inside its rules (blurred rules are thick)
 _RESCALE = 1.6
+_MAX_DPI = 300.0
 
 
 def ocr_missing() -> str | None:
@@ -149,9 +151,10 @@ def ocr_image(img: px.Grey, page_no: int, *, dpi: float = DPI, origin: tuple[flo
     ``origin`` (x0, top in points) on page ``page_no``, return its characters, rules and cell readings."""
     k = dpi / 72.0
     dx, dy = origin
-    grey = px.clean_page(img)
+    plain = px.unseal(img)  # tesseract reads the cells from this: no despeckling, an independent view
+    grey = px.despeckle(plain)
     angle = px.skew_angle(grey)
-    grey = px.rotate(grey, angle)
+    grey, plain = px.rotate(grey, angle), px.rotate(plain, angle)
     hpx, vpx = px.find_rules(grey, dpi, _MIN_H_PT, _MIN_V_PT)
     hs = merge_rules([Rule(r.pos / k + dy, r.a / k + dx, r.b / k + dx) for r in hpx])
     vs = merge_rules([Rule(r.pos / k + dx, r.a / k + dy, r.b / k + dy) for r in vpx])
@@ -167,11 +170,11 @@ def ocr_image(img: px.Grey, page_no: int, *, dpi: float = DPI, origin: tuple[flo
         pieces[i] = (pieces[i][0], text)
     body = _body_height([box for box, text in pieces if len(text or "") >= 4])
     chars = [c for box, text in pieces for c in _chars(box, text or "", k, dx, dy, body)]
-    reads = _read_cells(grey, lats, chars, page_no, k, dx, dy, dpi)
+    reads = _read_cells(grey, plain, lats, chars, page_no, k, dx, dy, dpi)
     return OcrImage(chars, hs, vs, reads, angle)
 
 
-def _read_cells(grey: px.Grey, lats: Sequence[Lattice], chars: list[Char], page_no: int, k: float,
+def _read_cells(grey: px.Grey, plain: px.Grey, lats: Sequence[Lattice], chars: list[Char], page_no: int, k: float,
                 dx: float, dy: float, dpi: float) -> list[OcrRead]:
     """Readings of every value-like cell of the page's tables; characters read from the crops of inked
     cells that the line reader left empty are appended to ``chars``."""
@@ -183,6 +186,7 @@ def _read_cells(grey: px.Grey, lats: Sequence[Lattice], chars: list[Char], page_
                 in_cell.setdefault(id(cell), []).append(c)
                 break
     cells: list[tuple[LatticeCell, px.Grey, str, int]] = []
+    plains: list[px.Grey] = []
     for lat in lats:
         for cell in lat.cells:
             x0, top, x1, bottom = cell.bbox
@@ -194,6 +198,7 @@ def _read_cells(grey: px.Grey, lats: Sequence[Lattice], chars: list[Char], page_
             text = _cell_text(in_cell.get(id(cell), []))
             if _value_like(text):
                 cells.append((cell, crop, text, px.ink(crop)))
+                plains.append(_crop(plain, box))
     empty_inked = [i for i, (_, _, text, n) in enumerate(cells) if not strip_spaces(text) and n >= _MIN_INK]
     for i, text in zip(empty_inked, eng.recognise([_pad(cells[i][1]) for i in empty_inked])):
         cell, crop, _, n = cells[i]
@@ -207,7 +212,7 @@ def _read_cells(grey: px.Grey, lats: Sequence[Lattice], chars: list[Char], page_
             chars.extend(_chars(box, text, k, dx, dy))  # a lone value: its size does not matter
             cells[i] = (cell, crop, text, n)
     inked = [i for i, (_, _, text, n) in enumerate(cells) if strip_spaces(text) or n >= _MIN_INK]
-    second = eng.tesseract_cells([_pad(cells[i][1], border=4) for i in inked], dpi)
+    second = eng.tesseract_cells([_pad(plains[i], border=4) for i in inked], dpi)
     seconds: dict[int, str | None] = {i: (second[j] if second is not None else None) for j, i in enumerate(inked)}
     differ = [i for i in inked if seconds[i] is None or strip_spaces(seconds[i] or "") != strip_spaces(cells[i][2])]
     rescaled = dict(zip(differ, eng.recognise([_pad(cells[i][1], _RESCALE, 10) for i in differ])))
@@ -216,65 +221,70 @@ def _read_cells(grey: px.Grey, lats: Sequence[Lattice], chars: list[Char], page_
 
 
 # --------------------------------------------------------------------------------------------
-# Whole scanned PDFs
+# PDFs: scanned pages and pictures of tables, page by page
 # --------------------------------------------------------------------------------------------
 
-def render_page(page: object, scale: float) -> px.Grey:
-    """Render a pypdfium2 page to an RGB array."""
-    bitmap = page.render(scale=scale)  # type: ignore[attr-defined]
-    return np.asarray(bitmap.to_pil().convert("RGB"), dtype=np.uint8)
+class _PageReader:
+    """The PDF reader's OCR hook: renders the requested regions of a page with pdfium (opened once per
+    document), reads them and lays the page out with the text layer's characters and rules."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._doc: Any = None
+        self.reads: list[OcrRead] = []
+        self.regions: list[tuple[int, tuple[float, float, float, float]]] = []
+
+    def __call__(self, req: OcrRequest) -> PageLayout:
+        import pypdfium2 as pdfium
+
+        if self._doc is None:
+            self._doc = pdfium.PdfDocument(self._data)
+        chars, hs, vs = list(req.chars), list(req.hs), list(req.vs)
+        page = self._doc[req.page_no - 1]
+        # An image shrunk onto the page (a phone scan with margins) is rendered at its own resolution.
+        dpi = min(max(DPI, req.dpi or DPI), _MAX_DPI)
+        try:
+            for x0, top, x1, bottom in req.regions:
+                crop = (x0, req.height - bottom, req.width - x1, top)  # pdfium: cut from left, bottom, right, top
+                img = np.asarray(page.render(scale=dpi / 72.0, crop=crop).to_pil().convert("RGB"), dtype=np.uint8)
+                res = ocr_image(img, req.page_no, dpi=dpi, origin=(x0, top))
+                chars.extend(res.chars)
+                hs.extend(res.hs)
+                vs.extend(res.vs)
+                self.reads.extend(res.reads)
+                self.regions.append((req.page_no, (x0, top, x1, bottom)))
+        finally:
+            page.close()
+        if not chars:
+            req.problems.append(ReaderProblem("ocr_empty_page", f"page {req.page_no}: OCR found no text",
+                                              req.page_no))
+            return PageLayout(req.page_no, [], {}, req.problems, False, req.height)
+        return layout_page(chars, merge_rules(hs), merge_rules(vs), req.page_no, req.height, req.problems,
+                           req.carry)
+
+    def close(self) -> None:
+        if self._doc is not None:
+            self._doc.close()
 
 
-def read_scanned_pdf(data: bytes, source: str = "", *, max_pages: int = 500) -> Document:
-    """Given the bytes of a PDF whose pages are images, return its document model read by OCR
-    (``ocr=True``). Raises ``NeedsOcrError`` when the OCR engine is missing, ``CorruptFileError`` when
-    pdfium cannot open the file."""
-    missing = ocr_missing()
-    if missing is not None:
-        raise NeedsOcrError(f"no page of the PDF has a text layer and {missing}; to read scanned reports "
-                            f"install OCR: {INSTALL_HINT}", source=source)
-    import pypdfium2 as pdfium
-
+def read_pdf_ocr(data: bytes, source: str = "", *, max_pages: int = 500) -> Document:
+    """Given the bytes of a PDF, return its document model with every page that shows an image instead of
+    text (a scan) and every picture on a page with text (a pasted table) read by OCR. The document is
+    ``ocr=True`` when anything was, with the cell readings and the OCR'd regions for the gate. Raises
+    what ``read_pdf`` raises (``NeedsOcrError`` when OCR found no text on any page either)."""
+    reader = _PageReader(data)
     try:
-        doc = pdfium.PdfDocument(data)
-    except pdfium.PdfiumError as exc:
-        raise CorruptFileError(f"the PDF cannot be rendered for OCR ({exc})", source=source) from exc
-    outs: list[PageLayout] = []
-    reads: list[OcrRead] = []
-    regions: list[tuple[int, tuple[float, float, float, float]]] = []
-    try:
-        n_pages = len(doc)
-        if n_pages > max_pages:
-            raise PageLimitError(f"the PDF has {n_pages} pages, more than max_pages={max_pages}", source=source)
-        for i in range(n_pages):
-            page = doc[i]
-            try:
-                height = float(page.get_height())
-                regions.append((i + 1, (0.0, 0.0, float(page.get_width()), height)))
-                img = render_page(page, DPI / 72.0)
-            finally:
-                page.close()
-            outs.append(layout_ocr_page(ocr_image(img, i + 1), i + 1, height, outs[-1].carry if outs else [],
-                                        reads))
+        doc = read_pdf(data, source, max_pages=max_pages, ocr=reader)
     finally:
-        doc.close()
-    problems = [p for po in outs for p in po.problems]
-    if not any(po.text for po in outs):
-        raise NeedsOcrError("no page of the PDF has a text layer and OCR found no text on any page",
-                            source=source)
-    document = assemble(outs, None, problems, n_pages, ocr=True)
-    document.ocr_reads, document.ocr_regions = reads, regions
-    snap_labels([b for b in document.blocks if isinstance(b, Grid)])
-    return document
+        reader.close()
+    if reader.regions:
+        doc.ocr, doc.ocr_reads, doc.ocr_regions = True, reader.reads, reader.regions
+        snap_labels([b for b in doc.blocks if isinstance(b, Grid) and _in_regions(b.origin, reader.regions)])
+    return doc
 
 
-def layout_ocr_page(res: OcrImage, page_no: int, height: float, carry: Sequence[float],
-                    reads: list[OcrRead], extra: Sequence[Char] = ()) -> PageLayout:
-    """Lay out one OCR'd page (plus ``extra`` characters from its text layer); its readings go to ``reads``."""
-    reads.extend(res.reads)
-    problems: list[ReaderProblem] = []
-    chars = [*extra, *res.chars]
-    if not chars:
-        problems.append(ReaderProblem("ocr_empty_page", f"page {page_no}: OCR found no text", page_no))
-        return PageLayout(page_no, [], {}, problems, False, height)
-    return layout_page(chars, res.hs, res.vs, page_no, height, problems, carry)
+def _in_regions(origin: Origin, regions: list[tuple[int, tuple[float, float, float, float]]]) -> bool:
+    if origin.page is None or origin.bbox is None:
+        return False
+    cx, cy = (origin.bbox[0] + origin.bbox[2]) / 2, (origin.bbox[1] + origin.bbox[3]) / 2
+    return any(p == origin.page and b[0] <= cx <= b[2] and b[1] <= cy <= b[3] for p, b in regions)
