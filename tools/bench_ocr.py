@@ -35,9 +35,11 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def run(scan_dir: Path, per: int = 5, seed: int = 2026, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Score every document of ``scan_dir`` (generated there first when it holds none)."""
-    from nianbao.goldscore import Score, score_cells
+def run(scan_dir: Path, per: int = 5, seed: int = 2026, log: Callable[[str], None] = print,
+        shard: tuple[int, int] = (0, 1)) -> dict[str, Any]:
+    """Score every document of ``scan_dir`` (generated there first when it holds none); ``shard`` (i, n):
+    only every n-th document from the i-th (to spread a long run over processes; see ``combine``)."""
+    from nianbao.goldscore import score_cells
     from nianbao.pipeline import process_bytes
     from nianbao.read.ocr import ocr_missing
 
@@ -50,7 +52,7 @@ def run(scan_dir: Path, per: int = 5, seed: int = 2026, log: Callable[[str], Non
         log(f"generating the scan corpus ({per} per degradation) in {scan_dir}")
         generate_scans.generate(scan_dir, per, seed=seed)
     docs = []
-    paths = sorted(scan_dir.glob("*.pdf"))
+    paths = sorted(scan_dir.glob("*.pdf"))[shard[0]::shard[1]]
     for i, path in enumerate(paths, 1):
         gold = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
         cpu, wall = _cpu(), time.perf_counter()
@@ -67,6 +69,13 @@ def run(scan_dir: Path, per: int = 5, seed: int = 2026, log: Callable[[str], Non
         docs.append(row)
         log(f"[{i}/{len(paths)}] {path.name}: {score.correct}/{score.gold} correct, {score.wrong + score.value_where_blank} "
             f"wrong, year {'ok' if row['year_ok'] else 'WRONG'}, {cpu:.1f} s CPU")
+    return summarise(docs)
+
+
+def summarise(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The report of scored documents: per degradation and overall."""
+    from nianbao.goldscore import Score
+
     by: dict[str, dict[str, Any]] = {}
     for kind in sorted({d["degradation"] for d in docs}) + ["all"]:
         rows = [d for d in docs if kind in ("all", d["degradation"])]
@@ -81,7 +90,8 @@ def run(scan_dir: Path, per: int = 5, seed: int = 2026, log: Callable[[str], Non
                     "recall": round(tot.recall, 4), "year_ok": sum(d["year_ok"] for d in rows),
                     "held_back": sum(d["year_held_back"] for d in rows), "agency_ok": sum(d["agency_ok"] for d in rows),
                     "cpu_seconds_per_page": round(sum(d["cpu_seconds"] for d in rows) / max(1, pages), 2)}
-    return {"available": True, "docs": docs, "by_degradation": by, "peak_rss_mb": round(_peak_mb())}
+    return {"available": True, "docs": docs, "by_degradation": by,
+            "peak_rss_mb": max((d["peak_rss_mb"] for d in docs), default=round(_peak_mb()))}
 
 
 def markdown(rep: dict[str, Any]) -> list[str]:
@@ -106,9 +116,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--per", type=int, default=5, help="documents per degradation when generating (default 5)")
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "ocr")
+    ap.add_argument("--shard", default="0/1", help="i/n: score only every n-th document from the i-th")
+    ap.add_argument("--combine", type=Path, nargs="*", help="combine the ocr.json of shard runs instead")
     a = ap.parse_args(argv)
-    a.scans.mkdir(parents=True, exist_ok=True)
-    rep = run(a.scans, a.per, a.seed)
+    if a.combine:
+        rep = summarise([d for f in a.combine for d in json.loads(f.read_text(encoding="utf-8"))["docs"]])
+    else:
+        a.scans.mkdir(parents=True, exist_ok=True)
+        i, n = (int(v) for v in a.shard.split("/"))
+        rep = run(a.scans, a.per, a.seed, shard=(i, n))
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / "ocr.json").write_text(json.dumps(rep, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     (a.out / "ocr.md").write_text("\n".join(markdown(rep)) + "\n", encoding="utf-8")
