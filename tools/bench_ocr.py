@@ -35,8 +35,20 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _round_robin(paths: list[Path]) -> list[Path]:
+    """The documents in turns over the degradations (one of each, then the next of each...), so that a run
+    stopped early, or a shard, still covers every degradation."""
+    groups: dict[str, list[Path]] = {}
+    for p in sorted(paths):
+        groups.setdefault(p.name.split("-gen-")[0], []).append(p)
+    out: list[Path] = []
+    for i in range(max((len(g) for g in groups.values()), default=0)):
+        out.extend(g[i] for g in groups.values() if i < len(g))
+    return out
+
+
 def run(scan_dir: Path, per: int = 5, seed: int = 2026, log: Callable[[str], None] = print,
-        shard: tuple[int, int] = (0, 1)) -> dict[str, Any]:
+        shard: tuple[int, int] = (0, 1), partial: Path | None = None) -> dict[str, Any]:
     """Score every document of ``scan_dir`` (generated there first when it holds none); ``shard`` (i, n):
     only every n-th document from the i-th (to spread a long run over processes; see ``combine``)."""
     from nianbao.goldscore import score_cells
@@ -52,7 +64,7 @@ def run(scan_dir: Path, per: int = 5, seed: int = 2026, log: Callable[[str], Non
         log(f"generating the scan corpus ({per} per degradation) in {scan_dir}")
         generate_scans.generate(scan_dir, per, seed=seed)
     docs = []
-    paths = sorted(scan_dir.glob("*.pdf"))[shard[0]::shard[1]]
+    paths = _round_robin(list(scan_dir.glob("*.pdf")))[shard[0]::shard[1]]
     for i, path in enumerate(paths, 1):
         gold = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
         cpu, wall = _cpu(), time.perf_counter()
@@ -67,6 +79,8 @@ def run(scan_dir: Path, per: int = 5, seed: int = 2026, log: Callable[[str], Non
                "cpu_seconds": round(cpu, 2), "wall_seconds": round(wall, 2),
                "peak_rss_mb": round(_peak_mb()), **score.as_dict(), "mistakes": mistakes[:5]}
         docs.append(row)
+        if partial is not None:  # what is scored so far, for a run that has to be cut short
+            partial.write_text(json.dumps(summarise(docs), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         log(f"[{i}/{len(paths)}] {path.name}: {score.correct}/{score.gold} correct, {score.wrong + score.value_where_blank} "
             f"wrong, year {'ok' if row['year_ok'] else 'WRONG'}, {cpu:.1f} s CPU")
     return summarise(docs)
@@ -124,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         a.scans.mkdir(parents=True, exist_ok=True)
         i, n = (int(v) for v in a.shard.split("/"))
-        rep = run(a.scans, a.per, a.seed, shard=(i, n))
+        a.out.mkdir(parents=True, exist_ok=True)
+        rep = run(a.scans, a.per, a.seed, shard=(i, n), partial=a.out / "ocr.json")
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / "ocr.json").write_text(json.dumps(rep, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     (a.out / "ocr.md").write_text("\n".join(markdown(rep)) + "\n", encoding="utf-8")
