@@ -164,6 +164,28 @@ _CHECKS: tuple[Code, ...] = (
          "Values of this table were read by OCR but not published: the identities cannot vouch for every "
          "number (actual = number of values withheld).",
          "Key the table in by hand from the scan (page link)."),
+    Code("ocr_disagreement", "check", _W, "withheld", _ANY_TABLE,
+         "A value read by OCR was not published: RapidOCR and tesseract read different numbers (or tesseract read "
+         "none) and the identities could not vouch for it (actual = RapidOCR's reading).",
+         "Check the cell against the scan (page link) and key it in by hand."),
+    Code("ocr_unbalanced", "check", _W, "withheld", _ANY_TABLE,
+         "A value read by OCR was not published: the two readings disagree and an identity containing it does not "
+         "balance.",
+         "Check the cell and the table's totals against the scan."),
+    Code("ocr_not_a_number", "check", _W, "withheld", _ANY_TABLE,
+         "OCR read text where the template expects a number: not published.",
+         "Check the cell against the scan."),
+    Code("ocr_not_read", "check", _W, "withheld", _ANY_TABLE,
+         "A cell of an OCR'd table was not read (it was recovered by an identity): not published from a scan.",
+         "Key the cell in by hand from the scan."),
+    Code("ocr_digit_confirmed", "check", _I, "recovery", _ANY_TABLE,
+         "RapidOCR's reading broke an identity; the only one-digit change that balances it was confirmed by a "
+         "second reading (tesseract or a re-read at another scale) and published (expected = published value, "
+         "actual = the first reading).",
+         "Nothing required; the cell is flagged in case you want to check it against the scan."),
+    Code("ocr_agency_missing", "check", _W, "problem", None,
+         "The agency could not be read from the title of the OCR'd report.",
+         "Fill it in by hand, or give it in a manifest."),
     Code("ocr_year_unconfirmed", "check", _W, "problem", None,
          "The report year read by OCR appears only once in the text, so it is not used (actual = that year).",
          "Run the report in the batch of its year (--year)."),

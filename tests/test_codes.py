@@ -23,9 +23,10 @@ CHECK_CALLS = {"Problem", "ReaderProblem", "Equation", "Identity"}
 # Calls whose code argument is a variable, each resolved by another rule of the scan: identities come from the
 # template's Identity/Equation literals, reader problems from the ReaderProblem literals. A new dynamic site
 # fails test_every_code_in_the_source_is_registered until it is added here with its justification.
-# Calls whose check code is computed: identities (eq.check), reader problems (rp.code) and the batch plan's
-# hold-back helper (check: year_mismatch, year_not_found, published_in_other_year; asserted below).
-DYNAMIC_SITES = {("Problem", "eq.check"), ("Problem", "rp.code"), ("Problem", "check")}
+# Calls whose check code is computed: identities (eq.check), reader problems (rp.code), the batch plan's
+# hold-back helper (check: year_mismatch, year_not_found, published_in_other_year) and the OCR gate's withheld
+# cells (code: one of ocrgate.CELL_CODES); both lists are asserted below.
+DYNAMIC_SITES = {("Problem", "eq.check"), ("Problem", "rp.code"), ("Problem", "check"), ("Problem", "code")}
 HOLD_BACK_CODES = ("year_mismatch", "year_not_found", "published_in_other_year")
 
 
@@ -110,6 +111,11 @@ def test_every_code_in_the_source_is_registered() -> None:
     plan = (ROOT / "nianbao" / "batch" / "plan.py").read_text(encoding="utf-8")
     assert set(re.findall(r'_hold\(r, "(\w+)"', plan)) == set(HOLD_BACK_CODES)
     assert all(lookup(c) is not None for c in HOLD_BACK_CODES)
+    from nianbao.validate.ocrgate import CELL_CODES
+
+    gate = (ROOT / "nianbao" / "validate" / "ocrgate.py").read_text(encoding="utf-8")
+    assert set(re.findall(r'why\[key\] = \("(\w+)"', gate)) == set(CELL_CODES)
+    assert all(lookup(c) is not None for c in CELL_CODES)
 
 
 def test_dynamic_families_are_registered() -> None:
