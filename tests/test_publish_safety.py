@@ -330,6 +330,20 @@ def test_rollback_restores_the_previous_version_byte_for_byte(tmp_path: Path, ca
     assert snapshot(out) == good
 
 
+def test_an_output_published_before_the_journal_can_be_rolled_back_to(
+        tmp_path: Path, generations: dict[str, dict[str, pl.DataFrame]]) -> None:
+    out = tmp_path / "out"
+    write_partitions(generations["base"], out, [2021, 2022, 2023], "base")
+    shutil.rmtree(out / journal.JOURNAL)  # what an older nianbao left: live partitions only
+    legacy = snapshot(out)
+    assert read_dataset(out, "reports").height == len(SEEDS)
+    write_partitions(generations["c"], out, [2022], "c", allow_shrink=True)
+    assert journal.read_head(out)["years"]["2022"]["history"] == [0]  # the legacy data became version 0
+    assert read_dataset(out, "reports").height == len(SEEDS) - 2  # 2021 and 2023 still read from live
+    journal.rollback(out, 2022, list(DATASET_NAMES))
+    assert snapshot(out) == legacy
+
+
 def test_a_second_publisher_of_the_same_year_fails_cleanly(tmp_path: Path,
                                                            generations: dict[str, dict[str, pl.DataFrame]]) -> None:
     out = tmp_path / "out"
