@@ -20,7 +20,7 @@ class BatchPlan:
 
 def _hold(r: ReportResult, problem: Problem) -> None:
     r.problems.append(problem)
-    if r.status != "failed":  # a failed report keeps the error it failed with
+    if r.status not in ("failed", "skipped"):  # a failed or skipped input keeps its own error and reason
         r.status, r.error, r.error_message = "failed", problem.check, problem.message
     r.cells, r.sections = [], []
 
@@ -45,7 +45,7 @@ def assign_years(results: list[ReportResult], batch_year: int | None,
     for r in results:
         year = batch_year if batch_year is not None else r.report_year
         if batch_year is not None and r.report_year is not None and r.report_year != batch_year \
-                and r.status != "failed":
+                and r.status in ("ok", "partial"):
             _hold(r, Problem("year_mismatch", "error", None, f"report is about {r.report_year} but the batch is "
                              f"{batch_year}; it was held back — run it in the {r.report_year} batch",
                              expected=str(batch_year), actual=str(r.report_year)))
@@ -53,7 +53,7 @@ def assign_years(results: list[ReportResult], batch_year: int | None,
         elif year is None:
             _hold(r, Problem("year_not_found", "error", None, "the report's year could not be read and the batch has "
                              "no year; it was held back — rerun it with --year <the year it reports on>"))
-        elif r.status != "failed" and elsewhere.get(r.report_id, year) != year:
+        elif r.status in ("ok", "partial") and elsewhere.get(r.report_id, year) != year:
             other = elsewhere[r.report_id]
             _hold(r, Problem("published_in_other_year", "error", None, f"the same report is already published "
                              f"under {other}; it was held back (a report is published under one year only) — "
