@@ -242,7 +242,7 @@ def annual_batch(sources: list[str] | None = None, year: int | None = None, out:
         results = drop_duplicates([o.result for o in outcomes])
         # One report, one year: a readable report already published under another year is held back.
         plan = assign_years(results, year, published_years(cfg.out_dir, [r.report_id for r in results
-                                                                          if r.status != "failed"], cfg))
+                                                                          if r.status in ("ok", "partial")], cfg))
         if plan.held_back:
             logger.warning("%d reports held back (not published): %s", len(plan.held_back), ", ".join(
                 f"{r.source_uri.rsplit('/', 1)[-1]} ({r.error})" for r in results if r.report_id in plan.held_back))

@@ -30,7 +30,7 @@ from pandera.errors import SchemaErrors
 
 from nianbao.location import is_remote
 from nianbao.publish import journal
-from nianbao.publish.contract import check_contract, readable_counts, readable_ids
+from nianbao.publish.contract import READABLE, check_contract, readable_counts, readable_ids
 from nianbao.publish.objectstore import ObjectStore, ObjectStoreError, open_store, publish_to_store, read_store_dataset
 from nianbao.results import ReportResult
 from nianbao.template import TABLE_KEY_COLUMNS, TABLES
@@ -226,7 +226,7 @@ def published_years(out: Path | str, report_ids: Iterable[str], settings: Any = 
     if not wanted:
         return {}
     reports = read_dataset(out, "reports", settings)
-    hits = reports.filter((pl.col("status") != "failed") & pl.col("report_id").is_in(sorted(wanted)))
+    hits = reports.filter(pl.col("status").is_in(READABLE) & pl.col("report_id").is_in(sorted(wanted)))
     return {str(r): int(y) for r, y in hits.select("report_id", "report_year").iter_rows()}
 
 
