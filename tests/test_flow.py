@@ -125,7 +125,7 @@ def test_local_backfill_command(tmp_path: Path, capsys: pytest.CaptureFixture[st
     inbox, out = _inbox(tmp_path), tmp_path / "out"
     rc = main(["backfill", "--from", "2021", "--to", "2023", str(inbox), "--out", str(out)])
     captured = capsys.readouterr()
-    assert rc == 0, captured.err
+    assert rc == 0, captured.err + captured.out
     assert sorted(p.name for p in (out / "reports").iterdir()) == [f"report_year={y}" for y in (2021, 2022, 2023)]
     # One progress line per report on the terminal (log records that quote it do not start with it).
     assert sum(line.startswith("[1/1] ") for line in captured.err.splitlines()) == 3
