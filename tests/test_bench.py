@@ -27,7 +27,7 @@ def test_bench_smoke(tmp_path: Path) -> None:
     out = tmp_path / "bench"
     proc = subprocess.run(
         [sys.executable, str(ROOT / "tools" / "bench.py"), "--out", str(out), "--corpus", f"committed={CORPUS}",
-         "--batch-size", "6", "--repeat", "1", "--workers", "1", "--no-camelot", "--no-publish", "--no-ocr",
+         "--batch-size", "6", "--repeat", "1", "--workers", "1", "--no-camelot", "--no-publish", "--no-ocr", "--no-layouts",
          "--work-dir", str(tmp_path / "work")],
         cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
