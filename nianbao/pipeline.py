@@ -122,6 +122,12 @@ def segment_report(doc: Document, result: ReportResult) -> list[SectionSpan]:
     meta: ReportMeta = extract_meta(doc, spans)
     result.title, result.agency, result.report_year, result.published = (
         meta.title, meta.agency, meta.report_year, meta.published)
+    if doc.ocr:
+        from nianbao.validate.ocrmeta import check_ocr_meta
+
+        # A year read by OCR counts only when title and text agree (and the file name or folder does not
+        # contradict it); otherwise the file name or folder decides. The agency is taken from the title.
+        result.problems.extend(check_ocr_meta(doc, result))
     if result.report_year is None:
         result.problems.append(_year_from_path(result))
     result.page_count = doc.page_count
@@ -142,15 +148,8 @@ def finish_report(doc: Document, spans: list[SectionSpan], tables: list[TableRes
     cells, problems = validate_report(tables)
     if doc.ocr:
         from nianbao.validate.ocrgate import gate_ocr
-        from nianbao.validate.ocrmeta import check_ocr_meta
 
         cells, problems = gate_ocr(tables, cells, problems, doc)
-        # OCR settles the year itself (one misread digit must not move a report); the file name or folder
-        # decides only when OCR's reading is not confirmed, as for any report without a year.
-        early = [p for p in early if p.check not in ("year_from_path", "year_not_found")]
-        problems.extend(check_ocr_meta(doc, result))
-        if result.report_year is None and result.error is None:
-            problems.append(_year_from_path(result))
     found = {s.section.number for s in spans}
     for sec in range(1, 7):
         if sec not in found:
@@ -213,7 +212,7 @@ def open_report(data: bytes, source_uri: str, *, max_file_bytes: int = 200 * 102
 def process_bytes(data: bytes, source_uri: str, *, max_file_bytes: int = 200 * 1024 * 1024,
                   max_pages: int = 500, ocr: bool = True) -> ReportResult:
     """Given the bytes of one input and where they came from, return its result; never raises for bad input.
-    ``ocr``: read scanned (image-only) PDFs with tesseract (setting ``ocr``)."""
+    ``ocr``: read scanned pages and pictures of tables by OCR (setting ``ocr``)."""
     started = time.perf_counter()
     result, doc = open_report(data, source_uri, max_file_bytes=max_file_bytes, max_pages=max_pages, ocr=ocr)
     if doc is not None:

@@ -250,7 +250,9 @@ def make_document(src_stem: str, kind: str, rng: random.Random, generated: Path 
     src = generated / f"{src_stem}.pdf"
     data = born_digital_pdf(src, spec, rng) if kind in ("image_tables", "scanned_pages") else scan_pdf(src, spec, rng)
     gold = json.loads((generated / f"{src_stem}.json").read_text(encoding="utf-8"))
-    stem = f"scan-{kind}-{src_stem}"
+    # the template version in the source's name ("-2021") is not a year: keep it out of the file name, where
+    # it would be taken for the report year (nianbao.segment.meta.year_from_path)
+    stem = f"scan-{kind}-{src_stem}".replace("-2019", "-t19").replace("-2021", "-t21")
     gold.update(source_name=stem, variant=f"scan-{kind}", scan={"source": src_stem, **spec})
     return data, gold
 

@@ -6,8 +6,8 @@
   (``自YYYY年1月1日``) where that is printed, and the year is named at least once more in the text (or,
   without a year in the title, the text names it at least twice and nothing contradicts it). Otherwise
   the year is cleared with an ``ocr_year_unconfirmed`` warning (run the report with ``--year``).
-* **Claimed year.** When the file name (``YYYY年…``) or a folder (``…/2023/…``) names a year and OCR's year
-  differs, the report is held back: ``failed`` / ``year_mismatch`` with a message naming both years, so
+* **Claimed year.** When the file name or its folder names a year (``nianbao.segment.meta.year_from_path``)
+  and OCR's year differs, the report is held back: ``failed`` / ``year_mismatch`` with a message naming both years, so
   a misread cannot send it to another year's partition.
 * **Agency.** From the title, cleaned of everything but CJK characters and brackets; never left empty
   without an ``ocr_agency_missing`` warning.
@@ -17,30 +17,22 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 from nianbao.model import Document, TextBlock
 from nianbao.normalize import nfkc
 from nianbao.results import Problem
+from nianbao.segment.meta import year_from_path
 
 if TYPE_CHECKING:
     from nianbao.results import ReportResult
 
-__all__ = ["check_ocr_meta", "claimed_years"]
+__all__ = ["check_ocr_meta"]
 
 _TITLE = re.compile(r"^(.{0,60}?)((?:19|20)\d{2})?年?度?(?:关于)?(?:政府信息公开|政务公开).{0,8}?(?:年度报告|年报|工作报告)")
 _YEAR = re.compile(r"((?:19|20)\d{2})年")
 _PERIOD = re.compile(r"((?:19|20)\d{2})年1月1日")
 _NOT_AGENCY = re.compile(r"[^\u4e00-\u9fff（）()]")
-
-
-def claimed_years(source_uri: str) -> set[int]:
-    """Years a file's location claims: a folder named ``YYYY`` / ``YYYY年`` or a file name with ``YYYY年``."""
-    path = PurePosixPath(source_uri.replace("\\", "/"))
-    years = {int(m.group(1)) for part in path.parts[:-1] if (m := re.fullmatch(r"((?:19|20)\d{2})年?度?", part))}
-    years.update(int(m.group(1)) for m in _YEAR.finditer(nfkc(path.name)))
-    return years
 
 
 def _texts(doc: Document) -> list[str]:
@@ -91,7 +83,8 @@ def check_ocr_meta(doc: Document, result: ReportResult) -> list[Problem]:
         problems.append(Problem("ocr_agency_missing", "warning", None,
                                 "the agency could not be read from the title of the OCR'd report; fill it in by "
                                 "hand (or give it in a manifest)"))
-    claimed = claimed_years(result.source_uri)
+    named = year_from_path(result.source_uri)
+    claimed = {named} if named is not None else set()
     if year is not None and claimed and year not in claimed:
         result.status, result.error = "failed", "year_mismatch"
         result.error_message = (f"OCR read the report year as {year} but the file's name or folder says "
