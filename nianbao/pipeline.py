@@ -98,7 +98,8 @@ def validate_report(tables: list[TableResult]) -> tuple[list[CellValue], list[Pr
 
 def _status(result: ReportResult, doc: Document) -> Status:
     structural = {"table_missing", "unmapped_rows", "row_value_count", "unknown_template", "duplicate_row",
-                  "section_missing", "rows_missing", "split_ambiguous", "split_impossible"}
+                  "section_missing", "rows_missing", "split_ambiguous", "split_impossible",
+                  "dump_row_ambiguous"}
     if any(p.check in structural and p.severity == "error" for p in result.problems) or doc.problems or any(
             p.check == "ocr_unverified" or p.check in CELL_CODES for p in result.problems):  # OCR values withheld
         return "partial"

@@ -7,7 +7,7 @@ the project's generated fixtures (tests/fixtures/generated/*.json) and, where pr
 
 * ``crawler_oneline``  a crawler's text dump: site chrome (栏目:, 发布日期:, 浏览次数:, breadcrumbs,
   footer) around the report, the whole article on one or a few lines, headings glued to their text,
-  table cells separated by single spaces (an empty cell printed as ``/`` or ``-``).
+  table cells separated by single spaces (an empty cell printed as ``/`` or ``-``; some digits full-width).
 * ``space_cells``      one table row per line, cells separated by single spaces, chrome header lines.
 * ``dump_blank_cells`` the crawler dump of a report whose tables have BLANK cells (only gold reports with
   blank cells): a blank cell vanishes from the text, so the columns of the row's other values are
@@ -168,6 +168,7 @@ class Doc:
         elif cls == "dump_blank_cells":
             self.blank = ""
         self.agency, self.year = gold["agency"], int(gold["year"])
+        self.wide_md = False
         keys2 = {k2 for (t, _, k2) in self.cells if t == "proactive_disclosure"}
         self.t1v = "2019" if "new_made" in keys2 or "prior_year_items" in keys2 else "2021"
         rows2 = {k1 for (t, k1, _) in self.cells if t == "applications"}
@@ -197,8 +198,9 @@ class Doc:
             sign = "-" if whole.startswith("-") else ""
             whole = f"{int(whole.lstrip('-')):,}"
             s = sign + whole + (f".{frac}" if frac else "")
-        if self.cls == "fullwidth" and self.rng.random() < 0.5:
-            s = s.translate(FW)
+        if (self.cls == "fullwidth" and self.rng.random() < 0.5) or (
+                self.cls in ("crawler_oneline", "space_cells") and self.rng.random() < 0.15):
+            s = s.translate(FW)  # crawlers keep the page's full-width digits where it printed them
         return s
 
     # --- tables as printed rows: list of (label cells, value cells) ---------------------------
@@ -407,8 +409,34 @@ def _md_row(cells: list[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+def _md_t2_wide(doc: Doc) -> list[str]:
+    """The applications table as converters write a Word table: every grid column kept, the three label
+    columns (group, sub-group, item) with merged cells repeated or left empty."""
+    repeat = doc.rng.random() < 0.5
+    out = [_md_row([T2_NOTE, "", "", "申请人情况", "", "", "", "", "", ""]), _md_row(["---"] * 10),
+           _md_row(["", "", "", "自然人", "法人或其他组织", "", "", "", "", "总计"]),
+           _md_row(["", "", "", "", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他", ""])]
+    top = sub = ""
+    for (grp, key, _lab), (_, plab, values) in zip(doc.t2_rows, doc.t2_rows_printed()):
+        if key in ("new_received", "carried_over", "carried_forward"):
+            out.append(_md_row([plab, plab if repeat else "", plab if repeat else "", *values]))
+            continue
+        if grp and grp.startswith("三、"):
+            top = grp
+        if grp and grp.startswith("（"):
+            sub = grp
+        if key in ("granted", "partially_granted", "total_handled", "other_handling"):
+            first = top if (repeat or key == "granted") else ""
+            out.append(_md_row([first, plab, plab if repeat else "", *values]))
+            continue
+        first_sub = (grp is not None) or repeat
+        out.append(_md_row([top if repeat else "", sub if first_sub else "", plab, *values]))
+    return out
+
+
 def render_markdown_pipe(doc: Doc) -> tuple[str, bytes]:
     rng = doc.rng
+    doc.wide_md = rng.random() < 0.5
     lines = [f"# {doc.title()}", "", doc.intro(), ""]
     for sec in range(1, 7):
         lines += [f"## {doc.heading(sec, reworded=rng.random() < 0.3)}", ""]
@@ -418,6 +446,8 @@ def render_markdown_pipe(doc: Doc) -> tuple[str, bytes]:
             rows = doc.t1_rows()
             lines += [_md_row(rows[0][0] + [""] * 3), _md_row(["---"] * 4)]
             lines += [_md_row((labels + values + [""] * 4)[:4]) for labels, values in rows[1:]]
+        elif sec == 3 and doc.wide_md:
+            lines += _md_t2_wide(doc)
         elif sec == 3:
             lines += [_md_row([T2_NOTE, "申请人情况", "", "", "", "", "", ""]), _md_row(["---"] * 8),
                       _md_row(["", "自然人", "法人或其他组织", "", "", "", "", "总计"]),
