@@ -40,6 +40,7 @@ from nianbao.publish.lineage import (
     run_id_for,
     write_manifest,
 )
+from nianbao.publish.parquet import published_years
 from nianbao.results import ReportResult
 from nianbao.settings import Settings, load_settings
 from schemas import DATASET_NAMES
@@ -117,7 +118,8 @@ def _input_record(o: ReportOutcome, year_of: dict[str, int]) -> dict[str, Any]:
     r, ing = o.result, o.ingested
     return {"uri": ing.item.uri, "sha256": ing.sha256, "size": ing.size if ing.sha256 else None,
             "report_id": r.report_id, "obtained": ing.how, "download_attempts": ing.attempts,
-            "cache_hit": o.cache_hit, "status": r.status, "error": r.error, "detected_year": r.report_year,
+            "cache_hit": o.cache_hit, "status": r.status, "error": r.error, "error_message": r.error_message,
+            "detected_year": r.report_year,
             "partition_year": year_of.get(r.report_id), "agency": r.agency or ing.item.agency,
             "source_format": r.source_format, "parse_seconds": round(r.seconds, 3),
             "ingest_seconds": round(ing.seconds, 3), "worker": o.worker}
@@ -212,7 +214,12 @@ def annual_batch(sources: list[str] | None = None, year: int | None = None, out:
         order = {it.uri: k for k, it in enumerate(items)}
         outcomes.sort(key=lambda o: order.get(o.ingested.item.uri, 0))
         results = drop_duplicates([o.result for o in outcomes])
-        plan = assign_years(results, year)
+        # One report, one year: a readable report already published under another year is held back.
+        plan = assign_years(results, year, published_years(cfg.out_dir, [r.report_id for r in results
+                                                                          if r.status != "failed"], cfg))
+        if plan.held_back:
+            logger.warning("%d reports held back (not published): %s", len(plan.held_back), ", ".join(
+                f"{r.source_uri.rsplit('/', 1)[-1]} ({r.error})" for r in results if r.report_id in plan.held_back))
         t_pub = time.perf_counter()
         files = publish(quote(results), plan.year_of, plan.years, cfg.out_dir, batch_id, run_id,
                         {"batch_id": batch_id, "parser_version": nianbao.PARSER_VERSION, "code_version": __version__},
@@ -265,7 +272,7 @@ def annual_batch(sources: list[str] | None = None, year: int | None = None, out:
     events_copy = _copy_events(cfg, batch_id, ol_run, logger)
     summary = summarize(results, cfg.out_dir if cfg.out_is_remote else str(Path(cfg.out_dir).resolve()),
                         time.perf_counter() - t0, plan.years)
-    summary.update(batch_id=batch_id, files=len(files), manifest=manifest_file,
+    summary.update(batch_id=batch_id, files=len(files), manifest=manifest_file, held_back=len(plan.held_back),
                    lineage=events_copy or str(lineage_file(cfg)), cache=manifest["cache"], flow_run_id=run_id,
                    catalog=bi.get("catalog"), quality_report=bi.get("quality_report"),
                    crossyear_issues=bi.get("crossyear_issue_count"))

@@ -16,6 +16,7 @@ so rerunning a backfill after late reports arrived only parses the new ones.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -35,7 +36,18 @@ def _years(from_year: int, to_year: int) -> list[int]:
     return list(range(from_year, to_year + 1))
 
 
-def _child_parameters(year: int, source: str | list[str], out: str | None,
+def check_year_folders(sources: str | list[str] | None, from_year: int, to_year: int) -> None:
+    """A backfill reads ``<inbox>/<year>/`` for every year: raise ``ValueError`` naming every missing year
+    folder of every inbox folder given (manifests and URLs carry their own years and are not checked)."""
+    inboxes = [Path(s) for s in ([sources] if isinstance(sources, str) else sources or []) if Path(s).is_dir()]
+    missing = [str(inbox / str(y)) for inbox in inboxes for y in _years(from_year, to_year)
+               if not (inbox / str(y)).is_dir()]
+    if missing:
+        raise ValueError(f"backfill {from_year}-{to_year}: no year folder {', '.join(missing)}; a backfill reads "
+                         "<inbox>/<year>/ for each year — create the folder(s) or narrow --from/--to")
+
+
+def _child_parameters(year: int, source: str | list[str] | None, out: str | None,
                       settings: dict[str, Any] | None) -> dict[str, Any]:
     params: dict[str, Any] = {"year": year, "source": source}
     if out is not None:
@@ -58,6 +70,7 @@ def backfill(from_year: int, to_year: int, source: str | list[str], out: str | N
     source = require_source(source, "backfill")
     logger = get_run_logger()
     years = _years(from_year, to_year)
+    check_year_folders(source, from_year, to_year)
     report: dict[str, Any] = {"years": {}}
     failed: list[int] = []
     if deployment is None:

@@ -88,8 +88,8 @@ _CHECKS: tuple[Code, ...] = (
     Code("row_value_count", "check", _E, "problem", _ANY_TABLE,
          "A row has a different number of value cells than the template (expected vs actual): it is left out.",
          "Look at the row in the source: merged cells or a number split over two cells."),
-    Code("rows_missing", "check", _W, "problem", _PRO,
-         "Template rows of table 1 were not found (actual lists them).",
+    Code("rows_missing", "check", _W, "problem", _ANY_TABLE,
+         "Template rows of table 1, or of a table printed as text, were not found (actual lists them).",
          "Check whether the report omits them or the layout hid them."),
     Code("section_missing", "check", ("error", "warning"), "problem", None,
          "A section heading (key1 = section number 1-6) was not found; sections 2-4 (tables) are errors.",
@@ -101,17 +101,30 @@ _CHECKS: tuple[Code, ...] = (
     Code("split_impossible", "check", _E, "problem", _ANY_TABLE,
          "Digits printed without separators have no split that balances the identities: left out.",
          "Read the numbers from the original document."),
+    Code("dump_row_ambiguous", "check", _E, "withheld", _ANY_TABLE,
+         "Rows of a table printed as text (a crawler dump) hold fewer or more values than the template's columns: "
+         "a blank cell leaves no trace in such text, so which column each value belongs to is unknown; their cells "
+         "are withheld (actual lists the rows).",
+         "Read those rows from the original page or document (docs/layouts.md, text dumps)."),
+    Code("dump_row_empty", "check", _W, "withheld", _ANY_TABLE,
+         "Rows of a table printed as text have no value after their label: blank and lost cannot be told apart, "
+         "so nothing is published for them.",
+         "Check the rows in the original page; they are usually blank."),
+    Code("year_not_found", "check", ("warning", "error"), "problem", None,
+         "No report year in the document (title, statistics period, intro), its file name or its folder: none "
+         "is assumed, and without --year the report is held back (error).",
+         "Run the report with --year YEAR (or name the year in its file name)."),
+    Code("year_from_path", "check", _I, "note", None,
+         "The document prints no report year; the year (actual) was taken from its file name or folder.",
+         "Check the year if the file name could be misleading."),
     Code("year_mismatch", "check", _E, "problem", None,
          "The report is about another year than the batch (expected = batch year, actual = report year): "
          "held back.",
          "Run it in the batch of its year (nianbao run --year ACTUAL)."),
-    Code("year_from_path", "check", _I, "note", None,
-         "The document prints no report year; the year is taken from its file name or folder (actual).",
-         "Nothing if the year is right; otherwise rename the file or run it with --year YEAR."),
-    Code("year_not_found", "check", _W, "problem", None,
-         "No report year in the document (title, statistics period, intro), its file name or its folder; "
-         "none is assumed.",
-         "Run the report in a batch of its year (--year YEAR)."),
+    Code("published_in_other_year", "check", _E, "problem", None,
+         "The same report (same bytes) is already published under another year (actual): held back, since a "
+         "report is published under one year only.",
+         "If it belongs to this year, republish the other year without it first."),
     Code("duplicate_input", "check", _I, "note", None,
          "The same bytes were given twice in the batch (actual = the other path): processed once.",
          "Nothing; remove the duplicate from the inbox if it is unintended."),
@@ -124,15 +137,6 @@ _CHECKS: tuple[Code, ...] = (
          "Cells read from digits printed without separators; each split is the only one the identities "
          "allow (derivation = split_by_identity).",
          "Nothing required; prefer the original document over a text dump when available."),
-    # --- tables printed as text (crawler dumps) ------------------------------------------------------
-    Code("dump_row_ambiguous", "check", _E, "withheld", _ANY_TABLE,
-         "Rows of a table printed as text hold fewer or more values than the template's columns: a blank cell "
-         "leaves no trace in a text dump, so the columns are unknown; their cells are withheld (actual = rows).",
-         "Read the rows from the original document (PDF or web page), not the text dump."),
-    Code("dump_row_empty", "check", _W, "withheld", _ANY_TABLE,
-         "Rows of a table printed as text have no value after their label (blank and lost cannot be told "
-         "apart): withheld (actual = rows).",
-         "Check the rows in the original document."),
     # --- reader problems (recorded as checks of severity error; the report is partial) ---------------
     Code("needs_ocr", "check", _E, "problem", None,
          "A page has no text layer (a scan) in a PDF that otherwise has text: that page is not read.",

@@ -40,8 +40,10 @@ _NOT_AFTER_NUMERAL = re.compile(r"^[是要个项年月日次件条批些方〇�
 _S4 = r"因?(?:政府信息公开)?(?:工作)?(?:被申请)?行政复议(?:[、和及与,]|以及)?(?:提起)?行政诉讼(?:的)?(?:情况)?"
 _STRICT: dict[int, str] = {
     1: r"总体情况|概述|概况",
-    2: r"(?:行政机关)?主动公开(?:政府信息)?(?:工作)?(?:情况)?",
-    3: r"(?:收到和处理|收到处理)政府信息公开申请(?:的)?(?:情况)?|依申请公开(?:政府信息)?(?:工作)?(?:情况)?"
+    # A bare 主动公开 / 依申请公开 heads a chapter of a disclosure guide (政府信息公开指南), not a report section:
+    # the reworded titles need 情况 (or the template's full words).
+    2: r"(?:行政机关)?主动公开(?:政府信息)?(?:工作)?情况|(?:行政机关)?主动公开政府信息",
+    3: r"(?:收到和处理|收到处理)政府信息公开申请(?:的)?(?:情况)?|依申请公开(?:政府信息)?(?:工作)?情况"
        r"|政府信息公开申请(?:的)?(?:办理|受理|处理)(?:情况)?",
     4: _S4,
     5: r"(?:政府信息公开(?:工作)?)?存在的?(?:主要)?问题(?:及|和|与)?(?:改进|整改)(?:情况|措施|举措|方向|计划)?",
@@ -72,7 +74,6 @@ _LINE_TITLE = {s: re.compile(_title_pattern(s, loose=True) + r"$") for s in rang
 _GLUED_TITLE = {s: re.compile(_title_pattern(s, loose=False)) for s in range(1, 7)}
 _MAX_HEADING_LEN = 45
 # Site chrome after the report on web pages.
-CHROME = re.compile(r"主办[:：]|承办[:：]|ICP备|网站标识码|站点地图|公网安备|版权所有|建议使用.*浏览器|网站地图|技术支持[:：]")
 
 
 @dataclass(frozen=True)

@@ -110,6 +110,11 @@ def segment_report(doc: Document, result: ReportResult) -> list[SectionSpan]:
     meta: ReportMeta = extract_meta(doc, spans)
     result.title, result.agency, result.report_year, result.published = (
         meta.title, meta.agency, meta.report_year, meta.published)
+    if doc.ocr:
+        from nianbao.validate.ocrgate import confirm_ocr_year
+
+        # A year read by OCR counts only when the text confirms it; otherwise the file name or folder decides.
+        result.problems.extend(confirm_ocr_year(doc, result))
     if result.report_year is None:
         result.report_year = year_from_path(result.source_uri)
         if result.report_year is not None:
@@ -137,10 +142,9 @@ def finish_report(doc: Document, spans: list[SectionSpan], tables: list[TableRes
     early = list(result.problems)  # metadata checks of segment_report
     cells, problems = validate_report(tables)
     if doc.ocr:
-        from nianbao.validate.ocrgate import confirm_ocr_year, gate_ocr
+        from nianbao.validate.ocrgate import gate_ocr
 
         cells, problems = gate_ocr(tables, cells, problems)
-        problems.extend(confirm_ocr_year(doc, result))
     found = {s.section.number for s in spans}
     for sec in range(1, 7):
         if sec not in found:

@@ -210,11 +210,12 @@ def publish_batch(results: list[ReportResult], year_of: dict[str, int], years: l
     frames = validate_frames(build_frames(results, year_of, lineage), lineage,
                              results[0].parser_version if results else nianbao.PARSER_VERSION)
     if is_remote(out_dir):
-        files = write_partitions_to_store(frames, open_store(out_dir, settings), years, batch_id, metadata)
+        files = write_partitions_to_store(frames, open_store(out_dir, settings), years, batch_id, metadata,
+                                          allow_shrink=bool(settings and settings.allow_shrink))
     else:
-        files = write_partitions(frames, Path(out_dir), years, batch_id, metadata)
-        for f in files:
-            f["sha256"] = sha256_file(f["path"])[0]
+        files = write_partitions(frames, Path(out_dir), years, batch_id, metadata,
+                                 lock_timeout=settings.publish_lock_timeout_seconds if settings else 0.0,
+                                 allow_shrink=bool(settings and settings.allow_shrink))
     inputs_of: dict[int, list[str]] = {}
     for report_id, y in year_of.items():
         inputs_of.setdefault(y, []).append(report_id)

@@ -128,6 +128,9 @@ def test_registry_entries_are_complete() -> None:
         assert c.meaning.strip() and c.action.strip(), c.code
         assert c.severities and set(c.severities) <= {"error", "warning", "info", "failed"}, c.code
         assert (c.kind == "error") == (c.group == "failure"), c.code
+    # One entry per code and kind: a second entry would silently shadow the first's meaning and action.
+    pairs = [(c.code, c.kind) for c in all_codes()]
+    assert sorted(p for p in set(pairs) if pairs.count(p) > 1) == []
 
 
 def _tool() -> ModuleType:

@@ -268,22 +268,22 @@ FROM crossyear_issues""",
 FROM applications
 GROUP BY report_id, report_year, template, "row\"""",
         "report_summary": f"""WITH app AS (
-  SELECT report_id,
+  SELECT report_id, report_year,
     {app_totals},
     count(*) AS n_application_cells
-  FROM applications GROUP BY report_id
+  FROM applications GROUP BY report_id, report_year
 ), rl AS (
-  SELECT report_id,
+  SELECT report_id, report_year,
     {rl_totals}
-  FROM reviews_litigation GROUP BY report_id
+  FROM reviews_litigation GROUP BY report_id, report_year
 ), iss AS (
-  SELECT report_id,
+  SELECT report_id, report_year,
     count(*) FILTER (WHERE severity = 'error' AND origin = 'report') AS n_errors,
     count(*) FILTER (WHERE severity = 'warning' AND origin = 'report') AS n_warnings,
     count(*) FILTER (WHERE severity IN ('error', 'warning') AND origin = 'crossyear') AS n_crossyear_issues,
     count(*) FILTER (WHERE severity IN ('error', 'warning')) AS n_failed_checks,
     count(DISTINCT "check") FILTER (WHERE severity IN ('error', 'warning')) AS n_failed_check_types
-  FROM all_issues GROUP BY report_id
+  FROM all_issues GROUP BY report_id, report_year
 )
 SELECT r.report_id, r.report_year, r.agency, k.body_key, r.title, r.source_uri, r.source_format, r.template,
   r.status, r.error, r.n_cells,
@@ -297,10 +297,10 @@ SELECT r.report_id, r.report_year, r.agency, k.body_key, r.title, r.source_uri, 
   coalesce(iss.n_failed_checks, 0) AS n_failed_checks,
   coalesce(iss.n_failed_check_types, 0) AS n_failed_check_types
 FROM reports r
-LEFT JOIN agency_keys k ON k.report_id = r.report_id
-LEFT JOIN app ON app.report_id = r.report_id
-LEFT JOIN rl ON rl.report_id = r.report_id
-LEFT JOIN iss ON iss.report_id = r.report_id""",
+LEFT JOIN agency_keys k ON k.report_id = r.report_id AND k.report_year = r.report_year
+LEFT JOIN app ON app.report_id = r.report_id AND app.report_year = r.report_year
+LEFT JOIN rl ON rl.report_id = r.report_id AND rl.report_year = r.report_year
+LEFT JOIN iss ON iss.report_id = r.report_id AND iss.report_year = r.report_year""",
         "agency_years": """WITH bodies AS (
   SELECT body_key, arg_max(agency, report_year) AS agency, min(report_year) AS first_year,
     max(report_year) AS last_year
@@ -314,7 +314,7 @@ LEFT JOIN iss ON iss.report_id = r.report_id""",
     string_agg(DISTINCT k.link_status, ',' ORDER BY k.link_status) AS link_statuses,
     CAST(sum(s.n_failed_checks) AS BIGINT) AS n_failed_checks,
     CAST(sum(s.n_crossyear_issues) AS BIGINT) AS n_crossyear_issues
-  FROM agency_keys k JOIN report_summary s ON s.report_id = k.report_id
+  FROM agency_keys k JOIN report_summary s ON s.report_id = k.report_id AND s.report_year = k.report_year
   WHERE k.body_key IS NOT NULL
   GROUP BY k.body_key, s.report_year
 )

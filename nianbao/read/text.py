@@ -11,25 +11,17 @@ from __future__ import annotations
 
 import re
 
-from nianbao.errors import DecodeError
 from nianbao.grammar import is_page_number
 from nianbao.model import Cell, Document, Grid, Origin, TextBlock
+from nianbao.read.decode import decode_bytes
 
 _ARTEFACT = re.compile(r"\[bookmark:[^\]]*\]")
 _HEADINGISH = re.compile(r"^\s*(?:[一二三四五六七八九十]+|\d{1,2})\s*[、.．]")
 
 
 def decode_text(data: bytes, source: str = "") -> str:
-    """Given the bytes of a text file, return its text (UTF-8 with or without BOM, else GB18030)."""
-    for enc in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(enc)
-        except UnicodeDecodeError:
-            continue
-    try:
-        return data.decode("utf-16")
-    except UnicodeDecodeError as exc:
-        raise DecodeError("text is neither UTF-8 nor GB18030", source=source) from exc
+    """Given the bytes of a text file, return its text (the one decoding rule, ``nianbao.read.decode``)."""
+    return decode_bytes(data, source)
 
 
 def _is_table_line(line: str) -> bool:
