@@ -268,6 +268,13 @@ _ERRORS: tuple[Code, ...] = (
          "Nothing was replaced; check the input, or pass --allow-shrink if the smaller year is intended."),
     Code("nothing_to_publish", "error", _FAILED, "failure", None, "No input yielded a readable report.",
          "Nothing was replaced; check the input path and the failed reports."),
+    Code("published_in_other_year", "error", _FAILED, "failure", None,
+         "The same report (same bytes) is already published under another year: held back (see the check of "
+         "the same name), or the whole commit refused.",
+         "Nothing was replaced; leave the report out of one of the two years' batches."),
+    Code("nothing_to_roll_back", "error", _FAILED, "failure", None,
+         "`nianbao rollback` found no earlier kept version of the year.",
+         "Nothing was changed; rollback goes back one kept version at a time (the last 5 are kept)."),
     Code("publish_conflict", "error", _FAILED, "failure", None, "Another run is publishing the same year.",
          "Wait for the other run to finish, then rerun."),
     Code("error", "error", _FAILED, "failure", None, "A generic nianbao error (base class; not normally emitted).",
