@@ -63,8 +63,8 @@ def publish_batch(out: Path, files: list[Path], batch_year: dict[Path, int] | No
 @pytest.fixture(scope="module")
 def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("qr") / "out"
-    # The scan's year is read by OCR only once, so it is run in a batch of its year, as an operator would.
-    publish_batch(out, BATCH, {FIXTURES / "scanned" / "scan-gen-024-rl-emb-grid-2021.pdf": 2022})
+    # An unreadable file has no year: it is recorded (failed) only in a batch of a year, as an operator would run it.
+    publish_batch(out, BATCH, {FIXTURES / "bad" / "encrypted-user-password.pdf": 2022})
     return out
 
 
