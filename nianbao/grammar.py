@@ -120,6 +120,12 @@ def strip_numbering(text: str) -> str:
     return n.rest if n.style is not None else text
 
 
+def starts_numbered(line: str) -> bool:
+    """Given a line, return True when it opens with a heading numbering (一、 1. （一） 第一部分)."""
+    n = parse_numbering(_squash(line))
+    return n.style in ("paren", "part") or (n.style in ("cn", "arabic") and n.separated)
+
+
 def section_of(line: str) -> int | None:
     """Given a line of text, return the section (1–6) it is the heading of, or None."""
     t = _squash(line).replace("，", ",")

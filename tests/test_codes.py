@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import re
 from pathlib import Path
 from types import ModuleType
 
@@ -22,9 +23,12 @@ CHECK_CALLS = {"Problem", "ReaderProblem", "Equation", "Identity"}
 # Calls whose code argument is a variable, each resolved by another rule of the scan: identities come from the
 # template's Identity/Equation literals, reader problems from the ReaderProblem literals. A new dynamic site
 # fails test_every_code_in_the_source_is_registered until it is added here with its justification.
+# Calls whose check code is computed: identities (eq.check), reader problems (rp.code) and the batch plan's
+# hold-back helper (check: year_mismatch, year_not_found, published_in_other_year; asserted below).
 DYNAMIC_SITES = {("Problem", "eq.check"), ("Problem", "rp.code"), ("Problem", "check")}
+HOLD_BACK_CODES = ("year_mismatch", "year_not_found", "published_in_other_year")
 # Helpers whose first argument is a code used both as a check and as the report's error (batch.plan._hold: a
-# report held back); the ("Problem", "check") site above is resolved by the literals passed to them.
+# report held back): the scan registers the literals passed to them as both.
 HOLD_CALLS = {"_hold"}
 
 
@@ -110,6 +114,9 @@ def test_every_code_in_the_source_is_registered() -> None:
     missing_e = sorted(c for c, p in errors if c and not _registered(c, p, "error"))
     assert missing_e == [], f"error codes emitted but not in nianbao/codes.py: {missing_e}"
     assert dynamic == DYNAMIC_SITES, "a new call emits a computed check code: register its codes and list it here"
+    plan = (ROOT / "nianbao" / "batch" / "plan.py").read_text(encoding="utf-8")
+    assert set(re.findall(r'_hold\(r, "(\w+)"', plan)) == set(HOLD_BACK_CODES)
+    assert all(lookup(c) is not None for c in HOLD_BACK_CODES)
 
 
 def test_dynamic_families_are_registered() -> None:
