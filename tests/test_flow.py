@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import shutil
+import sys
 import threading
 from collections.abc import Iterator
 from functools import partial
@@ -68,9 +69,10 @@ def test_rerun_reuses_cached_results_and_publishes_the_same_data(tmp_path: Path,
     inbox, out = _inbox(tmp_path), tmp_path / "out"
     sources = [str(inbox), url]
     progress = io.StringIO()
-    monkeypatch.setattr(annual, "PROGRESS", progress)
+    monkeypatch.setattr(sys, "stderr", progress)  # progress="lines" writes to stderr
+    settings = {"download_allow_private": url.split("/")[2]}  # the test server's 127.0.0.1:port only
 
-    first = annual.annual_batch(sources=sources, out=str(out))
+    first = annual.annual_batch(sources=sources, out=str(out), settings=settings, progress="lines")
     assert first["reports"] == 4 and first["cache"] == {"hits": 0, "misses": 4}
     assert first["status"].get("failed", 0) == 0
     lines = progress.getvalue().splitlines()
@@ -80,7 +82,7 @@ def test_rerun_reuses_cached_results_and_publishes_the_same_data(tmp_path: Path,
     before = published_frames(out)
     _check_artifacts(first["flow_run_id"])
 
-    second = annual.annual_batch(sources=sources, out=str(out))
+    second = annual.annual_batch(sources=sources, out=str(out), settings=settings, progress="lines")
     assert second["cache"] == {"hits": 4, "misses": 0}
     assert requests == ["/nuomin.txt"]  # the download cache served it: no second request
     assert "cached" in progress.getvalue().splitlines()[-1]
@@ -91,7 +93,7 @@ def test_rerun_reuses_cached_results_and_publishes_the_same_data(tmp_path: Path,
 
     # a parser version bump reprocesses everything (the downloaded bytes are still reused)
     monkeypatch.setattr(nianbao, "PARSER_VERSION", nianbao.PARSER_VERSION + "+bump")
-    third = annual.annual_batch(sources=sources, out=str(out))
+    third = annual.annual_batch(sources=sources, out=str(out), settings=settings)
     assert third["cache"] == {"hits": 0, "misses": 4}
     assert requests == ["/nuomin.txt"]
     assert published_frames(out)["applications"].equals(before["applications"])

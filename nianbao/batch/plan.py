@@ -20,7 +20,7 @@ class BatchPlan:
 
 def _hold(r: ReportResult, check: str, message: str, expected: str | None = None, actual: str | None = None) -> None:
     r.problems.append(Problem(check, "error", None, message, expected=expected, actual=actual))
-    if r.status != "failed":  # a failed report keeps the error it failed with
+    if r.status not in ("failed", "skipped"):  # a failed or skipped input keeps its own error and reason
         r.status, r.error, r.error_message = "failed", check, message
     r.cells, r.sections = [], []
 

@@ -285,7 +285,8 @@ def read_dataset(out: Path | str, name: str, settings: Any = None) -> pl.DataFra
              else [str(p) for p in committed])
     if not files:
         return pl.DataFrame(schema=polars_schema(name))
-    return pl.read_parquet(files, hive_partitioning=False).select(list(polars_schema(name)))
+    # glob=False: the listed paths are files, and an output folder may hold [ ] ? in its name.
+    return pl.read_parquet(files, hive_partitioning=False, glob=False).select(list(polars_schema(name)))
 
 
 __all__ = [
