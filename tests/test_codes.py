@@ -28,6 +28,9 @@ CHECK_CALLS = {"Problem", "ReaderProblem", "Equation", "Identity"}
 # cells (code: one of ocrgate.CELL_CODES); both lists are asserted below.
 DYNAMIC_SITES = {("Problem", "eq.check"), ("Problem", "rp.code"), ("Problem", "check"), ("Problem", "code")}
 HOLD_BACK_CODES = ("year_mismatch", "year_not_found", "published_in_other_year")
+# Helpers whose first argument is a code used both as a check and as the report's error (batch.plan._hold: a
+# report held back): the scan registers the literals passed to them as both.
+HOLD_CALLS = {"_hold"}
 
 
 def _literals(node: ast.AST) -> list[tuple[str, bool]]:
@@ -71,6 +74,10 @@ def scan_source() -> tuple[set[tuple[str, bool, str]], set[tuple[str, bool]], se
                         checks.update((t, p, where) for t, p in lits)
                         if not lits:
                             dynamic.add((fn, ast.unparse(n.args[0])))
+                    if fn in HOLD_CALLS and n.args:
+                        lits = _literals(n.args[0])
+                        checks.update((t, p, where) for t, p in lits)
+                        errors.update(lits)
                     for kw in n.keywords:
                         if kw.arg == "error":
                             errors.update(_literals(kw.value))

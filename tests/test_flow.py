@@ -112,6 +112,9 @@ def _check_artifacts(flow_run_id: str) -> None:
     kinds = {a.key: a.type for a in arts}
     assert kinds["batch-summary-all"] == "markdown"
     assert kinds["validation-issues-all"] == "table"
+    assert kinds["batch-summary-table-all"] == "table" and kinds["quality-report-all"] == "markdown"  # a link
+    summary = next(a for a in arts if a.key == "batch-summary-table-all")
+    assert "quality report" in str(summary.data) and "cells published" in str(summary.data)
     links = {a.key: str(a.data) for a in arts if a.key in ("output-reports-all", "manifest-all", "lineage-all")}
     assert len(links) == 3 and all("(file://" in d for d in links.values())  # Prefect keeps links as markdown
     assert links["output-reports-all"].rstrip(")").endswith("/reports")
