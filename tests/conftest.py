@@ -55,11 +55,25 @@ def _prefect_logging_outlives_capsys(request: pytest.FixtureRequest):  # type: i
         setup_logging(incremental=False)
 
 
+# Calls in a test's body that run a Prefect flow (in process or through the `nianbao run` command).
+_RUNS_A_FLOW = ("run_cli(", "_cli([", "annual_batch", "year_batch", "backfill(")
+
+
+def _runs_a_flow(item: pytest.Item) -> bool:
+    import inspect
+
+    try:
+        source = inspect.getsource(item.function)  # type: ignore[attr-defined]
+    except (AttributeError, OSError, TypeError):
+        return False
+    return any(call in source for call in _RUNS_A_FLOW)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test that needs a Prefect API (through the ``prefect_server`` fixture) as ``prefect``, so
-    ``make test-fast`` can leave them out without a list to keep up to date."""
+    """Mark every test that needs a Prefect API (the ``prefect_server`` fixture, or a flow or `nianbao run` in
+    its body) as ``prefect``, so ``make test-fast`` can leave them out without a list to keep up to date."""
     for item in items:
-        if "prefect_server" in getattr(item, "fixturenames", ()):
+        if "prefect_server" in getattr(item, "fixturenames", ()) or _runs_a_flow(item):
             item.add_marker(pytest.mark.prefect)
 
 

@@ -189,6 +189,7 @@ def _assert_registered(checks: set[tuple[str, str]], errors: set[str]) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.slow  # parses every fixture and the corpus
 def test_codes_emitted_by_the_fixtures_and_corpus_are_registered() -> None:
     from nianbao.batch.plan import assign_years, drop_duplicates
     from nianbao.pipeline import process_bytes
@@ -207,6 +208,7 @@ def test_codes_emitted_by_the_fixtures_and_corpus_are_registered() -> None:
     assert {"empty_file", "encrypted", "year_mismatch", "not_a_report"} <= errors, errors
 
 
+@pytest.mark.slow  # parses every fixture and the corpus
 def test_codes_published_by_a_batch_are_registered(tmp_path: Path) -> None:
     from test_crossyear import publish_planted
 

@@ -27,6 +27,9 @@ from nianbao.codes import lookup
 from nianbao.pipeline import process_bytes
 from nianbao.publish.parquet import Lineage, build_frames, read_dataset, validate_frames, write_partitions
 
+# A batch of every format through the whole pipeline, then a real browser: an end-to-end test.
+pytestmark = pytest.mark.slow
+
 # A batch with every kind of row: failed identities in a PDF (page and bbox), run-together digits split by the
 # identities (recovery), a lost cell restored (recovery), a scan whose tables are withheld, an encrypted file
 # (failure), text, HTML and PDF reports over four years, and a duplicate input (note).
