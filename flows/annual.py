@@ -364,7 +364,7 @@ def _year_run_name() -> str:
 
 @flow(name="nianbao-year", flow_run_name=_year_run_name, timeout_seconds=FLOW_TIMEOUT_SECONDS)
 def year_batch(source: str | list[str], year: int | None = None, out: str | None = None,
-               settings: dict[str, Any] | None = None) -> dict[str, Any]:
+               settings: dict[str, Any] | None = None, progress: Mode = "off") -> dict[str, Any]:
     """The yearly batch (deployment ``annual-batch``): ``source`` (required) is the inbox folder
     (``<inbox>/<year>/...``), a manifest, or a list of them; ``year`` defaults to the previous year in
     Asia/Shanghai; ``out`` the output root. Runs ``annual-batch`` as a subflow on the task runner named in the
@@ -375,7 +375,7 @@ def year_batch(source: str | list[str], year: int | None = None, out: str | None
     get_run_logger().info("year %d from %s into %s (%s runner)", y, sources, out or cfg.out_dir, cfg.task_runner)
     batch = annual_batch.with_options(task_runner=_task_runner(cfg))
     with year_slot(y):
-        result: dict[str, Any] = batch(sources=sources, year=y, out=out, settings=settings)
+        result: dict[str, Any] = batch(sources=sources, year=y, out=out, settings=settings, progress=progress)
     return result
 
 

@@ -60,7 +60,8 @@ def _child_parameters(year: int, source: str | list[str] | None, out: str | None
 @flow(name="nianbao-backfill", flow_run_name="backfill-{from_year}-{to_year}", timeout_seconds=FLOW_TIMEOUT_SECONDS)
 def backfill(from_year: int, to_year: int, source: str | list[str], out: str | None = None,
              settings: dict[str, Any] | None = None, deployment: str | None = DEPLOYMENT,
-             poll_seconds: float = 5.0, fail_on_error: bool = True) -> dict[str, Any]:
+             poll_seconds: float = 5.0, fail_on_error: bool = True,
+             progress: str = "off") -> dict[str, Any]:
     """Run the yearly batch for every year from ``from_year`` to ``to_year`` (inclusive).
 
     ``source`` (required): the inbox folder(s) or manifest(s); ``deployment``: the yearly deployment to start
@@ -80,7 +81,7 @@ def backfill(from_year: int, to_year: int, source: str | list[str], out: str | N
     if deployment is None:
         for y in years:
             try:
-                summary = year_batch(**_child_parameters(y, source, out, settings))
+                summary = year_batch(**_child_parameters(y, source, out, settings), progress=progress)
                 report["years"][str(y)] = {"state": "COMPLETED", "summary": summary}
             except Exception as exc:
                 if cancel.requested():

@@ -464,7 +464,8 @@ def _dispatch(args: argparse.Namespace, cfg: Any) -> int:
         except ValueError as exc:
             return _fail(ExitCode.USAGE, str(exc))
         report = backfill(from_year=args.from_year, to_year=args.to_year, source=args.sources or None,
-                          out=cfg.out_dir, settings=overrides, deployment=None, fail_on_error=False)
+                          out=cfg.out_dir, settings=overrides, deployment=None, fail_on_error=False,
+                          progress=mode)
         if args.json:
             print(json.dumps(report, ensure_ascii=False, indent=1, default=str))
         else:

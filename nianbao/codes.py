@@ -119,8 +119,8 @@ _CHECKS: tuple[Code, ...] = (
          "The document prints no report year; the year (actual) was taken from its file name or folder.",
          "Check the year if the file name could be misleading."),
     Code("year_mismatch", "check", _E, "problem", None,
-         "The report is about another year than the batch (expected = batch year, actual = report year): "
-         "held back.",
+         "The report is about another year than the batch, or its OCR'd year differs from the year its file "
+         "name or folder names (expected = that year, actual = report year): held back.",
          "Run it in the batch of its year (nianbao run --year ACTUAL)."),
     Code("published_in_other_year", "check", _E, "problem", None,
          "The same report (same bytes) is already published under another year (actual): held back, since a "
@@ -140,8 +140,9 @@ _CHECKS: tuple[Code, ...] = (
          "Nothing required; prefer the original document over a text dump when available."),
     # --- reader problems (recorded as checks of severity error; the report is partial) ---------------
     Code("needs_ocr", "check", _E, "problem", None,
-         "A page has no text layer (a scan) in a PDF that otherwise has text: that page is not read.",
-         "OCR the page or obtain a text PDF; all-image PDFs are OCR'd automatically."),
+         "A page has no text layer (a scan) in a PDF that otherwise has text, and OCR is off or missing: that "
+         "page is not read.",
+         "Turn the setting ocr on (and run bash scripts/setup.sh): such pages are then OCR'd."),
     Code("unreadable_font", "check", _E, "problem", None,
          "Glyphs on a page have no Unicode mapping ((cid:N)); the page is not read, or those glyphs read as "
          "U+FFFD.",
@@ -153,20 +154,44 @@ _CHECKS: tuple[Code, ...] = (
          "The DOCX embeds content as an altChunk (imported HTML/RTF), which is not read.",
          "Open and re-save the file in Word or LibreOffice to inline the content."),
     Code("ocr_empty_page", "check", _E, "problem", None,
-         "OCR found no text on a page of a scanned PDF.",
+         "OCR found no text on a page (or picture) read by OCR.",
          "Check the scan: blank page, or too faint/low resolution for OCR."),
     # --- OCR ----------------------------------------------------------------------------------------
     Code("read_by_ocr", "check", _W, "note", None,
-         "The PDF has no text layer; it was read by OCR. Only tables whose every number the identities "
-         "confirm are published (derivation = ocr).",
-         "Check withheld tables (ocr_unverified) against the scan by hand."),
+         "Pages or pictures of tables were read by OCR (RapidOCR, checked by tesseract). A number is published "
+         "(derivation = ocr) only where both engines agree or the identities confirm it.",
+         "Check the values withheld (the ocr_* warnings) against the scan by hand."),
     Code("ocr_unverified", "check", _W, "withheld", _ANY_TABLE,
-         "Values of this table were read by OCR but not published: the identities cannot vouch for every "
-         "number (actual = number of values withheld).",
+         "Values of this OCR'd table were not published: its rows were not all placed by their printed labels "
+         "(by position, or a duplicate row), and exchanged rows keep every identity balanced (actual = number "
+         "of values withheld).",
          "Key the table in by hand from the scan (page link)."),
+    Code("ocr_disagreement", "check", _W, "withheld", _ANY_TABLE,
+         "An OCR'd value was not published: tesseract read it differently (or not at all) and no balanced "
+         "identity vouches for it (actual = RapidOCR's reading).",
+         "Read the cell on the scan (page link) and key it in."),
+    Code("ocr_unbalanced", "check", _W, "withheld", _ANY_TABLE,
+         "An OCR'd value was not published: the engines differ and an identity containing it does not "
+         "balance, with no unique one-digit fix confirmed by a second reading (actual = RapidOCR's reading).",
+         "Read the cell and the identity's other cells on the scan (page link)."),
+    Code("ocr_not_a_number", "check", _W, "withheld", _ANY_TABLE,
+         "OCR read text where the template expects a number; not published (actual = the text).",
+         "Read the cell on the scan (page link)."),
+    Code("ocr_not_read", "check", _W, "withheld", _ANY_TABLE,
+         "A cell of an OCR'd table was recovered by an identity rather than read; not published.",
+         "Read the cell on the scan (page link)."),
+    Code("ocr_digit_confirmed", "check", _I, "recovery", _ANY_TABLE,
+         "RapidOCR misread one digit: the only one-digit change that balances the identities gives a value "
+         "that tesseract or a re-read at another scale read too; that value is published (expected = it, "
+         "actual = the first reading).",
+         "Nothing required; check the cell on the scan if in doubt."),
     Code("ocr_year_unconfirmed", "check", _W, "problem", None,
-         "The report year read by OCR appears only once in the text, so it is not used (actual = that year).",
+         "The report year read by OCR is not consistent (title, statistics period and text disagree or name "
+         "it only once), so it is not used (actual = the title's year).",
          "Run the report in the batch of its year (--year)."),
+    Code("ocr_agency_missing", "check", _W, "problem", None,
+         "The agency could not be read from the title of an OCR'd report.",
+         "Fill it in by hand or give it in a manifest."),
     # --- prose vs tables ------------------------------------------------------------------------------
     *(Code(f"text_vs_table_{what}", "check", _W, "problem", table,
            f"The prose states a {label} that differs from the table (expected = table, actual = prose).",
@@ -250,8 +275,8 @@ _ERRORS: tuple[Code, ...] = (
          "Obtain an unencrypted copy."),
     Code("corrupt", "error", _FAILED, "failure", None, "The file is truncated or damaged.", "Re-download it."),
     Code("needs_ocr", "error", _FAILED, "failure", None,
-         "The PDF has no text layer and OCR is off or tesseract (chi_sim) is missing.",
-         "apt-get install tesseract-ocr tesseract-ocr-chi-sim, and keep the setting ocr on."),
+         "The PDF has no text layer and OCR is off or RapidOCR (with its models) is missing.",
+         "bash scripts/setup.sh (installs rapidocr, onnxruntime and tesseract), and keep the setting ocr on."),
     Code("unreadable_font", "error", _FAILED, "failure", None,
          "The PDF's fonts have no usable Unicode map ((cid:N) text) on every page.", "OCR the pages."),
     Code("converter_missing", "error", _FAILED, "failure", None,
@@ -264,7 +289,8 @@ _ERRORS: tuple[Code, ...] = (
          "The document exceeds max_pages, or a page exceeded page_timeout_seconds.",
          "Raise max_pages / page_timeout_seconds if the file is genuine."),
     Code("year_mismatch", "error", _FAILED, "failure", None,
-         "The report is about another year than the batch: held back (see the check of the same name).",
+         "The report is about another year than the batch (or, read by OCR, than its file name or folder): "
+         "held back (see the check of the same name).",
          "Run it in the batch of its year."),
     Code("year_not_found", "error", _FAILED, "failure", None,
          "No report year in the document, its file name or its folder, and the batch has no year: held back "

@@ -23,7 +23,7 @@ class Settings:
     max_pages: int = 500
     report_timeout_seconds: float = 600.0
     report_memory_mb: int = 4096  # address space of the parsing child (flow only); 0: no cap
-    ocr: bool = True  # read scanned (image-only) PDFs with tesseract when it is installed
+    ocr: bool = True  # read scanned pages and pictures of tables by OCR (RapidOCR, checked by tesseract)
     task_runner: str = "threads"  # threads | processes | dask
     max_workers: int = 2
     dask_address: str | None = None  # an existing Dask scheduler; None starts a local cluster

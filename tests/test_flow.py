@@ -112,6 +112,9 @@ def _check_artifacts(flow_run_id: str) -> None:
     kinds = {a.key: a.type for a in arts}
     assert kinds["batch-summary-all"] == "markdown"
     assert kinds["validation-issues-all"] == "table"
+    assert kinds["batch-summary-table-all"] == "table" and kinds["quality-report-all"] == "markdown"  # a link
+    summary = next(a for a in arts if a.key == "batch-summary-table-all")
+    assert "quality report" in str(summary.data) and "cells published" in str(summary.data)
     links = {a.key: str(a.data) for a in arts if a.key in ("output-reports-all", "manifest-all", "lineage-all")}
     assert len(links) == 3 and all("(file://" in d for d in links.values())  # Prefect keeps links as markdown
     assert links["output-reports-all"].rstrip(")").endswith("/reports")
@@ -125,7 +128,7 @@ def test_local_backfill_command(tmp_path: Path, capsys: pytest.CaptureFixture[st
     inbox, out = _inbox(tmp_path), tmp_path / "out"
     rc = main(["backfill", "--from", "2021", "--to", "2023", str(inbox), "--out", str(out)])
     captured = capsys.readouterr()
-    assert rc == 0, captured.err
+    assert rc == 0, captured.err + captured.out
     assert sorted(p.name for p in (out / "reports").iterdir()) == [f"report_year={y}" for y in (2021, 2022, 2023)]
     # One progress line per report on the terminal (log records that quote it do not start with it).
     assert sum(line.startswith("[1/1] ") for line in captured.err.splitlines()) == 3

@@ -35,7 +35,7 @@ CHUNK = 1 << 16
 
 # Failures that depend only on the bytes (and the parser): cached like successes. Everything else
 # (timeouts, crashes, internal errors, limits set in the settings, a missing converter or OCR engine
-# (needs_ocr: tesseract missing or the `ocr` setting off), download errors) is retried on the next run.
+# (needs_ocr: RapidOCR missing or the `ocr` setting off), download errors) is retried on the next run.
 DETERMINISTIC_ERRORS = frozenset({"not_a_report", "unsupported_format", "empty_file", "undecodable", "encrypted",
                                   "corrupt", "unreadable_font"})
 

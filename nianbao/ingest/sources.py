@@ -158,7 +158,7 @@ def _text(value: Any) -> str | None:
     return s or None
 
 
-class ManifestError(NianbaoError):
+class ManifestError(NianbaoError, ValueError):
     """A manifest that cannot be read as a whole (encoding, no ``uri`` column, not a CSV/Parquet file)."""
 
     code = "bad_manifest"

@@ -74,7 +74,8 @@ def sniff_format(data: bytes, name: str = "") -> SourceFormat:
 def read_document(data: bytes, source: str, fmt: SourceFormat, *, max_pages: int = 500, ocr: bool = True
                   ) -> Document:
     """Given bytes and their sniffed format, return the document model (readers imported lazily). A PDF
-    without a text layer on any page is read by OCR when ``ocr`` is on and tesseract is installed."""
+    page that shows an image instead of text, and a picture on a page with text, is read by OCR when ``ocr``
+    is on (``nianbao.read.ocr``)."""
     if fmt == "text":
         from nianbao.read.text import read_text
         return read_text(data, source)
@@ -85,16 +86,18 @@ def read_document(data: bytes, source: str, fmt: SourceFormat, *, max_pages: int
         from nianbao.read.html import read_html
         return read_html(data, source)
     if fmt == "pdf":
+        from nianbao.read.ocr import INSTALL_HINT, ocr_missing, read_pdf_ocr
         from nianbao.read.pdf import read_pdf
+
+        missing = ocr_missing() if ocr else "OCR is switched off (setting `ocr`)"
+        if missing is None:
+            return read_pdf_ocr(data, source, max_pages=max_pages)
         try:
             return read_pdf(data, source, max_pages=max_pages)
         except NeedsOcrError as exc:
-            from nianbao.read.ocr import INSTALL_HINT, read_scanned_pdf
-
-            if ocr:
-                return read_scanned_pdf(data, source, max_pages=max_pages)
-            raise NeedsOcrError(f"no page of the PDF has a text layer and OCR is switched off (setting `ocr`); "
-                                f"turn it on (OCR needs: {INSTALL_HINT})", source=source) from exc
+            raise NeedsOcrError(f"no page of the PDF has a text layer and {missing}; to read scanned reports "
+                                f"{'turn it on' if not ocr else 'install OCR'} (OCR needs: {INSTALL_HINT})",
+                                source=source) from exc
     if fmt == "docx":
         from nianbao.read.docx import read_docx
         return read_docx(data, source)

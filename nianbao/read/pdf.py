@@ -25,7 +25,8 @@ import contextlib
 import io
 import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pdfplumber
@@ -43,13 +44,58 @@ from nianbao.errors import (
 from nianbao.model import Document, ReaderProblem
 from nianbao.read.layout import Char, PageLayout, Rule, assemble, cluster, layout_page, merge_rules
 
-__all__ = ["read_pdf"]
+__all__ = ["OcrHook", "OcrRequest", "read_pdf"]
 
 _CID = re.compile(r"^\(cid:\d+\)$")
 _THIN = 3.0  # a filled rectangle at most this thick is a rule
 _MIN_RULE = 2.0
 _SCAN_SHARE = 0.5  # images covering half the page ...
 _SCAN_MAX_CHARS = 40  # ... with fewer characters than this (a stamped page number): a scan
+_PICTURE_SHARE = 0.05  # with an OCR hook, an image covering this share of a page is read (a pasted table)
+
+
+@dataclass
+class OcrRequest:
+    """A page (or the pictures on it) to be read by OCR: what the text layer gave (characters outside the
+    regions, rules) and the regions to read (bboxes in points; the whole page for a scan)."""
+
+    page_no: int
+    width: float
+    height: float
+    chars: list[Char]
+    hs: list[Rule]
+    vs: list[Rule]
+    regions: list[tuple[float, float, float, float]]
+    carry: Sequence[float]
+    problems: list[ReaderProblem]
+    dpi: float | None = None  # resolution of the largest image in the regions (pixels per inch), if known
+
+
+# Reads the regions of a page by OCR and lays the page out (``nianbao.read.ocr``); None: no OCR.
+OcrHook = Callable[[OcrRequest], PageLayout]
+
+
+def _image_dpi(page: Any) -> float | None:
+    """Pixels per inch of the page's largest image (its own resolution, as placed on the page)."""
+    best = max(page.images, key=lambda i: float(i["x1"]) - float(i["x0"]), default=None)
+    if best is None or not best.get("srcsize") or float(best["x1"]) - float(best["x0"]) <= 0:
+        return None
+    return float(best["srcsize"][0]) / (float(best["x1"]) - float(best["x0"])) * 72.0
+
+
+def _pictures(page: Any, area: float, raw: list[dict[str, Any]]) -> list[tuple[float, float, float, float]]:
+    """Bboxes (clipped to the page) of the images covering at least ``_PICTURE_SHARE`` of it with (almost)
+    no text drawn over them: a background or letterhead image under the text is not a picture to read."""
+    w, h = float(page.width), float(page.height)
+    out = []
+    for i in page.images:
+        x0, top = max(0.0, float(i["x0"])), max(0.0, float(i["top"]))
+        x1, bottom = min(w, float(i["x1"])), min(h, float(i["bottom"]))
+        over = sum(1 for c in raw if x0 <= (float(c["x0"]) + float(c["x1"])) / 2 <= x1
+                   and top <= (float(c["top"]) + float(c["bottom"])) / 2 <= bottom)
+        if (x1 - x0) * (bottom - top) >= _PICTURE_SHARE * area and over < 5:
+            out.append((x0, top, x1, bottom))
+    return out
 _UNREADABLE_SHARE = 0.10  # pages with more (cid:N) glyphs than this share are not read at all
 
 
@@ -179,13 +225,20 @@ def _faint(c: dict[str, Any]) -> bool:
     return min(vals) >= 0.8
 
 
-def _read_page(page: Any, page_no: int, carry: Sequence[float] = ()) -> PageLayout:
-    """Read one page; ``carry``: value-column centres of an unruled table ending the previous page."""
+def _read_page(page: Any, page_no: int, carry: Sequence[float] = (), ocr: OcrHook | None = None) -> PageLayout:
+    """Read one page; ``carry``: value-column centres of an unruled table ending the previous page.
+    With ``ocr``, a page without usable text that shows an image is read whole by OCR, and the pictures
+    on a page with text are read by OCR into the same page."""
     raw = [c for c in page.chars if c["text"].strip() and not _faint(c)]
     problems: list[ReaderProblem] = []
-    area = float(page.width) * float(page.height)
+    w, h = float(page.width), float(page.height)
+    area = w * h
     scanned = sum(max(0.0, float(i["x1"]) - float(i["x0"])) * max(0.0, float(i["bottom"]) - float(i["top"]))
                   for i in page.images) >= _SCAN_SHARE * area if page.images else False
+    pictures = _pictures(page, area, raw) if ocr is not None else []
+    if ocr is not None and (page.images or page.curves or page.rects) and (
+            not raw or (len(raw) < _SCAN_MAX_CHARS and (scanned or pictures))):
+        return ocr(OcrRequest(page_no, w, h, [], [], [], [(0.0, 0.0, w, h)], carry, problems, _image_dpi(page)))
     if not raw or (scanned and len(raw) < _SCAN_MAX_CHARS):
         if raw or page.images or page.curves or page.rects:
             what = "no text layer" if not raw else f"a page-size image and only {len(raw)} characters of text"
@@ -205,6 +258,9 @@ def _read_page(page: Any, page_no: int, carry: Sequence[float] = ()) -> PageLayo
     chars = [Char("\ufffd" if _CID.match(c["text"]) else c["text"], float(c["x0"]), float(c["x1"]),
                  float(c["top"]), float(c["bottom"]), float(c.get("size") or 0.0) or 10.0) for c in raw]
     hs, vs = _page_rules(page)
+    if pictures and ocr is not None:
+        outside = [c for c in chars if not any(b[0] <= c.cx <= b[2] and b[1] <= c.cy <= b[3] for b in pictures)]
+        return ocr(OcrRequest(page_no, w, h, outside, hs, vs, pictures, carry, problems, _image_dpi(page)))
     return layout_page(chars, hs, vs, page_no, float(page.height), problems, carry)
 
 
@@ -261,13 +317,15 @@ def _reraise_memory_error(exc: BaseException) -> None:
         seen = wrapped or seen.__cause__ or seen.__context__
 
 
-def read_pdf(data: bytes, source: str = "", *, max_pages: int = 500, password: str | None = None) -> Document:
+def read_pdf(data: bytes, source: str = "", *, max_pages: int = 500, password: str | None = None,
+             ocr: OcrHook | None = None) -> Document:
     """Given the bytes of a PDF, return its document model (text lines and table grids, page by page).
 
     Raises ``EmptyFileError``, ``CorruptFileError`` (truncated, not a PDF), ``EncryptedPdfError``,
     ``PageLimitError`` (more than ``max_pages``), ``NeedsOcrError`` (no page has a text layer) and
     ``UnreadableFontError`` (every page with text has unmapped ``(cid:N)`` glyphs). Single unreadable
     pages are reported as ``ReaderProblem`` (``needs_ocr`` / ``unreadable_font``) and yield no blocks.
+    ``ocr``: the OCR reader's hook (``nianbao.read.ocr.read_pdf_ocr``) for scanned pages and pictures.
     """
     if not data:
         raise EmptyFileError("the PDF is empty (0 bytes)", source=source)
@@ -291,7 +349,7 @@ def read_pdf(data: bytes, source: str = "", *, max_pages: int = 500, password: s
         problems: list[ReaderProblem] = []
         for page in pages:
             try:
-                po = _read_page(page, page.page_number, outs[-1].carry if outs else ())
+                po = _read_page(page, page.page_number, outs[-1].carry if outs else (), ocr)
             except Exception as exc:  # a damaged content stream: the page is lost, the rest is kept
                 _reraise_memory_error(exc)
                 problem = ReaderProblem("corrupt_page", f"page {page.page_number} cannot be read "
