@@ -333,14 +333,6 @@ _ERRORS: tuple[Code, ...] = (
          "Nothing was replaced; check the input, or pass --allow-shrink if the smaller year is intended."),
     Code("nothing_to_publish", "error", _FAILED, "failure", None, "No input yielded a readable report.",
          "Nothing was replaced; check the input path and the failed reports."),
-    Code("published_in_other_year", "error", _FAILED, "failure", None,
-         "The report is already published under another year: held back by the batch (manifest), or the commit "
-         "that would publish it under a second year was refused (one report, one year).",
-         "Nothing was replaced; leave the report out of one of the two years' batches (republish the other "
-         "year without it first if it belongs to this one)."),
-    Code("nothing_to_roll_back", "error", _FAILED, "failure", None,
-         "nianbao rollback found no earlier kept version of the year (the last 5 are kept).",
-         "Nothing was changed; rollback goes back one kept version at a time."),
     Code("publish_conflict", "error", _FAILED, "failure", None, "Another run is publishing the same year.",
          "Wait for the other run to finish, then rerun."),
     Code("nothing_to_roll_back", "error", _FAILED, "failure", None,
