@@ -8,11 +8,12 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 BENCH ?= tools/bench.py
 
-.PHONY: help setup demo test lint fixtures bench lock clean
+.PHONY: help setup demo test test-fast lint fixtures bench lock clean
 
 help:
 	@echo "make demo      set up, then run the main job on the bundled samples (.venv/bin/nianbao run)"
 	@echo "make test      set up, then run the test suite (scripts/test.sh; ARGS='...' goes to pytest)"
+	@echo "make test-fast the core and the readers only (no Prefect server, no slow tests; under a minute)"
 	@echo "make lint      ruff check + mypy --strict nianbao"
 	@echo "make fixtures  regenerate test fixtures (tools/generate_fixtures.py)"
 	@echo "make bench     run the benchmark ($(BENCH))"
@@ -49,3 +50,7 @@ lock: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# The core and the readers without Prefect or slow end-to-end tests: the loop to run while editing (< 60 s).
+test-fast:
+	@NIANBAO_TEST_PREFECT_SERVER=0 bash scripts/test.sh -m "not slow and not prefect" $(ARGS)

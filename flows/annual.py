@@ -25,6 +25,7 @@ from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote
 
 import nianbao
+from flows.deployment import FLOW_TIMEOUT_SECONDS, require_source, summary_table, year_slot
 from nianbao import __version__
 from nianbao.batch.plan import assign_years, drop_duplicates, summarize, summary_markdown
 from nianbao.ingest.sources import SourceItem, expand_sources
@@ -39,6 +40,7 @@ from nianbao.publish.lineage import (
     run_id_for,
     write_manifest,
 )
+from nianbao.publish.parquet import published_years
 from nianbao.results import ReportResult
 from nianbao.settings import Settings, load_settings
 from schemas import DATASET_NAMES
@@ -116,7 +118,8 @@ def _input_record(o: ReportOutcome, year_of: dict[str, int]) -> dict[str, Any]:
     r, ing = o.result, o.ingested
     return {"uri": ing.item.uri, "sha256": ing.sha256, "size": ing.size if ing.sha256 else None,
             "report_id": r.report_id, "obtained": ing.how, "download_attempts": ing.attempts,
-            "cache_hit": o.cache_hit, "status": r.status, "error": r.error, "detected_year": r.report_year,
+            "cache_hit": o.cache_hit, "status": r.status, "error": r.error, "error_message": r.error_message,
+            "detected_year": r.report_year,
             "partition_year": year_of.get(r.report_id), "agency": r.agency or ing.item.agency,
             "source_format": r.source_format, "parse_seconds": round(r.seconds, 3),
             "ingest_seconds": round(ing.seconds, 3), "worker": o.worker}
@@ -139,6 +142,8 @@ def _artifacts(tag: str, summary: dict[str, Any], results: list[ReportResult], o
                manifest: str, events: str) -> None:
     create_markdown_artifact(markdown=summary_markdown(summary, results), key=f"batch-summary-{tag}",
                              description="nianbao batch summary")
+    create_table_artifact(table=summary_table(summary), key=f"batch-summary-table-{tag}",
+                          description=f"nianbao batch {summary['batch_id']}: outcome in figures")
     issues = _issue_rows(results)
     create_table_artifact(table=issues or [{"check": "none", "message": "no validation issues"}],
                           key=f"validation-issues-{tag}",
@@ -209,7 +214,12 @@ def annual_batch(sources: list[str] | None = None, year: int | None = None, out:
         order = {it.uri: k for k, it in enumerate(items)}
         outcomes.sort(key=lambda o: order.get(o.ingested.item.uri, 0))
         results = drop_duplicates([o.result for o in outcomes])
-        plan = assign_years(results, year)
+        # One report, one year: a readable report already published under another year is held back.
+        plan = assign_years(results, year, published_years(cfg.out_dir, [r.report_id for r in results
+                                                                          if r.status != "failed"], cfg))
+        if plan.held_back:
+            logger.warning("%d reports held back (not published): %s", len(plan.held_back), ", ".join(
+                f"{r.source_uri.rsplit('/', 1)[-1]} ({r.error})" for r in results if r.report_id in plan.held_back))
         t_pub = time.perf_counter()
         files = publish(quote(results), plan.year_of, plan.years, cfg.out_dir, batch_id, run_id,
                         {"batch_id": batch_id, "parser_version": nianbao.PARSER_VERSION, "code_version": __version__},
@@ -237,6 +247,12 @@ def annual_batch(sources: list[str] | None = None, year: int | None = None, out:
             logger.error("could not write the failed batch's manifest: %s", mexc)
         lineage_event("FAIL", inputs=[_input_record(o, {}) for o in outcomes], error=msg,
                       stack=traceback.format_exc(limit=20))
+        try:  # the Prefect UI shows the outcome of a failed run too
+            create_markdown_artifact(markdown=f"# nianbao batch {batch_id} failed\n\n{msg}\n\nNothing of this "
+                                     "batch was published unless the log says so; the previous data is unchanged.",
+                                     key=f"batch-summary-{tag}", description="nianbao batch summary (failed)")
+        except Exception as aexc:
+            logger.error("could not record the failure artifact: %s", aexc)
         raise
     timings["total_seconds"] = time.perf_counter() - t0
     inputs = [_input_record(o, plan.year_of) for o in outcomes]
@@ -256,7 +272,7 @@ def annual_batch(sources: list[str] | None = None, year: int | None = None, out:
     events_copy = _copy_events(cfg, batch_id, ol_run, logger)
     summary = summarize(results, cfg.out_dir if cfg.out_is_remote else str(Path(cfg.out_dir).resolve()),
                         time.perf_counter() - t0, plan.years)
-    summary.update(batch_id=batch_id, files=len(files), manifest=manifest_file,
+    summary.update(batch_id=batch_id, files=len(files), manifest=manifest_file, held_back=len(plan.held_back),
                    lineage=events_copy or str(lineage_file(cfg)), cache=manifest["cache"], flow_run_id=run_id,
                    catalog=bi.get("catalog"), quality_report=bi.get("quality_report"),
                    crossyear_issues=bi.get("crossyear_issue_count"))
@@ -287,19 +303,20 @@ def _year_run_name() -> str:
     return f"year-{year if year is not None else previous_year()}"
 
 
-@flow(name="nianbao-year", flow_run_name=_year_run_name)
-def year_batch(year: int | None = None, source: str | list[str] | None = None, out: str | None = None,
+@flow(name="nianbao-year", flow_run_name=_year_run_name, timeout_seconds=FLOW_TIMEOUT_SECONDS)
+def year_batch(source: str | list[str], year: int | None = None, out: str | None = None,
                settings: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The yearly batch (deployment ``annual-batch``): ``year`` defaults to the previous year in Asia/Shanghai;
-    ``source`` is an inbox folder (``<inbox>/<year>/...``), a manifest, or a list of them; ``out`` the
-    output root. Runs ``annual-batch`` as a subflow on the task runner named in the settings."""
+    """The yearly batch (deployment ``annual-batch``): ``source`` (required) is the inbox folder
+    (``<inbox>/<year>/...``), a manifest, or a list of them; ``year`` defaults to the previous year in
+    Asia/Shanghai; ``out`` the output root. Runs ``annual-batch`` as a subflow on the task runner named in the
+    settings, holding the year's concurrency slot (one run per year at a time)."""
+    sources = require_source(source)
     y = year if year is not None else previous_year()
     cfg = load_settings(**(settings or {}))
-    sources = [source] if isinstance(source, str) else source
-    get_run_logger().info("year %d from %s into %s (%s runner)", y, sources or "the bundled samples",
-                          out or cfg.out_dir, cfg.task_runner)
+    get_run_logger().info("year %d from %s into %s (%s runner)", y, sources, out or cfg.out_dir, cfg.task_runner)
     batch = annual_batch.with_options(task_runner=_task_runner(cfg))
-    result: dict[str, Any] = batch(sources=sources, year=y, out=out, settings=settings)
+    with year_slot(y):
+        result: dict[str, Any] = batch(sources=sources, year=y, out=out, settings=settings)
     return result
 
 

@@ -16,12 +16,14 @@ so rerunning a backfill after late reports arrived only parses the new ones.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from flows.annual import year_batch
+from flows.deployment import FLOW_TIMEOUT_SECONDS, require_source
 
 DEPLOYMENT = "nianbao-year/annual-batch"
 
@@ -34,11 +36,20 @@ def _years(from_year: int, to_year: int) -> list[int]:
     return list(range(from_year, to_year + 1))
 
 
+def check_year_folders(sources: str | list[str] | None, from_year: int, to_year: int) -> None:
+    """A backfill reads ``<inbox>/<year>/`` for every year: raise ``ValueError`` naming every missing year
+    folder of every inbox folder given (manifests and URLs carry their own years and are not checked)."""
+    inboxes = [Path(s) for s in ([sources] if isinstance(sources, str) else sources or []) if Path(s).is_dir()]
+    missing = [str(inbox / str(y)) for inbox in inboxes for y in _years(from_year, to_year)
+               if not (inbox / str(y)).is_dir()]
+    if missing:
+        raise ValueError(f"backfill {from_year}-{to_year}: no year folder {', '.join(missing)}; a backfill reads "
+                         "<inbox>/<year>/ for each year — create the folder(s) or narrow --from/--to")
+
+
 def _child_parameters(year: int, source: str | list[str] | None, out: str | None,
                       settings: dict[str, Any] | None) -> dict[str, Any]:
-    params: dict[str, Any] = {"year": year}
-    if source is not None:
-        params["source"] = source
+    params: dict[str, Any] = {"year": year, "source": source}
     if out is not None:
         params["out"] = out
     if settings:
@@ -46,17 +57,20 @@ def _child_parameters(year: int, source: str | list[str] | None, out: str | None
     return params
 
 
-@flow(name="nianbao-backfill", flow_run_name="backfill-{from_year}-{to_year}")
-def backfill(from_year: int, to_year: int, source: str | list[str] | None = None, out: str | None = None,
+@flow(name="nianbao-backfill", flow_run_name="backfill-{from_year}-{to_year}", timeout_seconds=FLOW_TIMEOUT_SECONDS)
+def backfill(from_year: int, to_year: int, source: str | list[str], out: str | None = None,
              settings: dict[str, Any] | None = None, deployment: str | None = DEPLOYMENT,
              poll_seconds: float = 5.0) -> dict[str, Any]:
     """Run the yearly batch for every year from ``from_year`` to ``to_year`` (inclusive).
 
-    ``deployment``: the yearly deployment to start child runs of (None: run the years here as
-    subflows). Fails, after every year has finished, if any year failed.
+    ``source`` (required): the inbox folder(s) or manifest(s); ``deployment``: the yearly deployment to start
+    child runs of (None: run the years here as subflows). Fails, after every year has finished, if any year
+    failed.
     """
+    source = require_source(source, "backfill")
     logger = get_run_logger()
     years = _years(from_year, to_year)
+    check_year_folders(source, from_year, to_year)
     report: dict[str, Any] = {"years": {}}
     failed: list[int] = []
     if deployment is None:

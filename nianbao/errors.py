@@ -108,6 +108,20 @@ class NothingToPublishError(PublishRefusedError):
     hint = "Nothing was replaced; check the input path and the failed reports listed above"
 
 
+class ReportInOtherYearError(PublishRefusedError):
+    """The commit would publish one readable report under two years (one report, one year)."""
+
+    code = "published_in_other_year"
+    hint = "Nothing was replaced; leave the report out of one of the two years' batches"
+
+
+class NothingToRollBackError(PublishRefusedError):
+    """``nianbao rollback`` found no earlier kept version of the year."""
+
+    code = "nothing_to_roll_back"
+    hint = "Nothing was changed; rollback goes back one kept version at a time (the last 5 are kept)"
+
+
 class PublishConflictError(NianbaoError):
     """Another run is publishing the same year; this run gave up without writing."""
 

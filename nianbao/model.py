@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-SourceFormat = Literal["text", "html", "pdf", "docx", "doc"]
+SourceFormat = Literal["text", "markdown", "html", "pdf", "docx", "doc"]
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,12 @@ class ParsedValue:
     unit: str = ""
 
 
+# The published value column is DECIMAL(VALUE_PRECISION, VALUE_SCALE) (schemas.VALUE_DTYPE): a printed number
+# with more decimals or more integer digits than it holds would be altered by storing it, so it is not
+# taken as a number (kind "text", the printed text kept in ``raw``).
+VALUE_PRECISION = 38
+VALUE_SCALE = 18
+
 _NA = {"/", "／", "-", "—", "——", "–", "无", "\\", "－", "×", "*"}
 _NUMBER = re.compile(r"^([+-]?)(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?(万元|元|件|个|项|条|次|万)?$")
 _PAREN_NEG = re.compile(r"^\((\d+(?:\.\d+)?)\)$")
@@ -90,6 +96,9 @@ def parse_value(raw: str) -> ParsedValue:
         return ParsedValue(None, "text", raw)
     if sign == "-":
         val = -val
+    int_digits = len(whole.replace(",", "").lstrip("0"))
+    if len(frac or "") > VALUE_SCALE or int_digits > VALUE_PRECISION - VALUE_SCALE:
+        return ParsedValue(None, "text", raw)
     return ParsedValue(val, "number", raw, unit or "")
 
 

@@ -9,84 +9,25 @@ from __future__ import annotations
 import codecs
 import hashlib
 import time
-import zipfile
-from io import BytesIO
-from pathlib import Path
 
 from nianbao.errors import (
     EmptyFileError,
     FileTooLargeError,
-    NeedsOcrError,
     NianbaoError,
     NotAReportError,
-    UnsupportedFormatError,
 )
 from nianbao.extract.mapping import TableResult, map_applications, map_proactive, map_reviews
-from nianbao.model import Document, Grid, SourceFormat
+from nianbao.model import Document
+from nianbao.read import read_document, sniff_format
 from nianbao.results import CellValue, Problem, ReportResult, SectionOut, Status
-from nianbao.segment import ReportMeta, SectionSpan, extract_meta, section_grids, section_text, segment
+from nianbao.segment import ReportMeta, SectionSpan, extract_meta, section_text, segment, table_grids, table_text
+from nianbao.segment.meta import year_from_path
 from nianbao.template import APPLICANTS
 from nianbao.validate.identities import Key, check_non_negative, equations, evaluate, recover_row
 
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def sniff_format(data: bytes, name: str = "") -> SourceFormat:
-    """Given the first bytes of a file (and its name as a hint only), return its format."""
-    head = data[:2048]
-    if head.startswith(b"%PDF") or b"%PDF-" in head[:1024]:
-        return "pdf"
-    if head.startswith(b"PK\x03\x04"):
-        try:
-            with zipfile.ZipFile(BytesIO(data)) as z:
-                if "word/document.xml" in z.namelist():
-                    return "docx"
-        except zipfile.BadZipFile:
-            pass
-        raise UnsupportedFormatError("a ZIP archive that is not a DOCX document", source=name)
-    if head.startswith((b"\xd0\xcf\x11\xe0", b"{\\rtf")):
-        return "doc"
-    lowered = head.lower()
-    if any(tag in lowered for tag in (b"<html", b"<!doctype html", b"<body", b"<table", b"<meta", b"<div", b"<p>")):
-        return "html"
-    if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise UnsupportedFormatError("binary content of an unknown type", source=name)
-    return "text"
-
-
-def read_document(data: bytes, source: str, fmt: SourceFormat, *, max_pages: int = 500, ocr: bool = True
-                  ) -> Document:
-    """Given bytes and their sniffed format, return the document model (readers imported lazily). A PDF
-    without a text layer on any page is read by OCR when ``ocr`` is on and tesseract is installed."""
-    if fmt == "text":
-        from nianbao.read.text import read_text
-        return read_text(data, source)
-    if fmt == "html":
-        from nianbao.read.html import read_html
-        return read_html(data, source)
-    if fmt == "pdf":
-        from nianbao.read.pdf import read_pdf
-        try:
-            return read_pdf(data, source, max_pages=max_pages)
-        except NeedsOcrError as exc:
-            from nianbao.read.ocr import INSTALL_HINT, read_scanned_pdf
-
-            if ocr:
-                return read_scanned_pdf(data, source, max_pages=max_pages)
-            raise NeedsOcrError(f"no page of the PDF has a text layer and OCR is switched off (setting `ocr`); "
-                                f"turn it on (OCR needs: {INSTALL_HINT})", source=source) from exc
-    if fmt == "docx":
-        from nianbao.read.docx import read_docx
-        return read_docx(data, source)
-    if "EncryptedPackage".encode("utf-16-le") in data[:1 << 20]:
-        from nianbao.errors import EncryptedDocumentError
-
-        raise EncryptedDocumentError("a password-protected Office document", source=source)
-    from nianbao.read.legacy import read_legacy
-    suffix = ".rtf" if data.startswith(b"{\\rtf") else (Path(source).suffix.lower() or ".doc")
-    return read_legacy(data, suffix, source)
 
 
 def _sections_out(doc: Document, spans: list[SectionSpan]) -> list[SectionOut]:
@@ -98,32 +39,32 @@ def _sections_out(doc: Document, spans: list[SectionSpan]) -> list[SectionOut]:
     return out
 
 
-def _grids_for(doc: Document, spans: dict[int, SectionSpan], number: int) -> list[Grid]:
-    span = spans.get(number)
-    return section_grids(doc, span) if span else []
-
-
 def extract_tables(doc: Document, spans: list[SectionSpan]) -> list[TableResult]:
-    """Given a segmented document, return the three mapped tables."""
-    by_no = {s.section.number: s for s in spans}
+    """Given a segmented document, return the three mapped tables (grids of each table's section, else the
+    grids whose anchors name the table)."""
     tables = [
-        map_proactive(_grids_for(doc, by_no, 2)),
-        map_applications(_grids_for(doc, by_no, 3)),
-        map_reviews(_grids_for(doc, by_no, 4)),
+        map_proactive(table_grids(doc, spans, "proactive_disclosure")),
+        map_applications(table_grids(doc, spans, "applications")),
+        map_reviews(table_grids(doc, spans, "reviews_litigation")),
     ]
-    # A section with prose but no table grid: a crawler dump whose cells ran together. Recover only
-    # what the identities make unique (nianbao.recover.runtogether); otherwise the table stays missing.
+    # No table grid: a text dump whose cells are separated by spaces or run together. Rebuild the rows from
+    # the token stream (nianbao.recover.runtogether); rows whose tokens are ambiguous are withheld and flagged.
     from nianbao.recover import runtogether
 
-    recoverers = {"proactive_disclosure": (2, runtogether.recover_proactive),
-                  "applications": (3, runtogether.recover_applications),
-                  "reviews_litigation": (4, runtogether.recover_reviews)}
+    recoverers = {"proactive_disclosure": runtogether.recover_proactive,
+                  "applications": runtogether.recover_applications,
+                  "reviews_litigation": runtogether.recover_reviews}
     for i, t in enumerate(tables):
-        number, recover = recoverers[t.table]
-        if not t.cells and any(p.check == "table_missing" for p in t.problems) and number in by_no:
-            recovered = recover(section_text(doc, by_no[number]))
-            if recovered is not None and recovered.cells:
-                tables[i] = recovered
+        if t.cells or not any(p.check == "table_missing" for p in t.problems):
+            continue
+        text = table_text(doc, spans, t.table)
+        recovered = recoverers[t.table](text) if text else None
+        if recovered is None:
+            continue
+        if recovered.cells:
+            tables[i] = recovered
+        else:  # nothing could be placed: keep the table missing, with the reason why
+            t.problems.extend(recovered.problems)
     return tables
 
 
@@ -169,6 +110,21 @@ def segment_report(doc: Document, result: ReportResult) -> list[SectionSpan]:
     meta: ReportMeta = extract_meta(doc, spans)
     result.title, result.agency, result.report_year, result.published = (
         meta.title, meta.agency, meta.report_year, meta.published)
+    if doc.ocr:
+        from nianbao.validate.ocrgate import confirm_ocr_year
+
+        # A year read by OCR counts only when the text confirms it; otherwise the file name or folder decides.
+        result.problems.extend(confirm_ocr_year(doc, result))
+    if result.report_year is None:
+        result.report_year = year_from_path(result.source_uri)
+        if result.report_year is not None:
+            result.problems.append(Problem(
+                "year_from_path", "info", None, f"the document prints no report year; {result.report_year} is "
+                "taken from its file name or folder", actual=str(result.report_year)))
+        else:
+            result.problems.append(Problem(
+                "year_not_found", "warning", None, "no report year in the document (title, statistics period, "
+                "intro), its file name or its folder; none is assumed: run it with --year YEAR"))
     result.page_count = doc.page_count
     result.sections = _sections_out(doc, spans)
     return spans
@@ -183,12 +139,12 @@ def finish_report(doc: Document, spans: list[SectionSpan], tables: list[TableRes
             # No table and (almost) no section prose: a notice or index page that merely names the sections.
             raise NotAReportError("no template table and fewer than two sections with text found",
                                   source=result.source_uri)
+    early = list(result.problems)  # metadata checks of segment_report
     cells, problems = validate_report(tables)
     if doc.ocr:
-        from nianbao.validate.ocrgate import confirm_ocr_year, gate_ocr
+        from nianbao.validate.ocrgate import gate_ocr
 
         cells, problems = gate_ocr(tables, cells, problems)
-        problems.extend(confirm_ocr_year(doc, result))
     found = {s.section.number for s in spans}
     for sec in range(1, 7):
         if sec not in found:
@@ -199,7 +155,7 @@ def finish_report(doc: Document, spans: list[SectionSpan], tables: list[TableRes
     result.table_templates = {t.table: t.version for t in tables}
     result.template = result.table_templates.get("proactive_disclosure") or result.table_templates.get("applications")
     result.cells = cells
-    result.problems = problems
+    result.problems = early + problems
     # Numbers stated in the prose vs the tables: warnings only, the status is about extraction.
     from nianbao.validate.textchecks import check_text_vs_table
 

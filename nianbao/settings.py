@@ -34,6 +34,8 @@ class Settings:
     progress: bool = True
     s3_endpoint_url: str | None = None  # an S3-compatible server (MinIO, moto...); None: AWS_ENDPOINT_URL or AWS
     s3_region: str | None = None  # None: AWS_REGION / AWS_DEFAULT_REGION, else us-east-1
+    allow_shrink: bool = False  # let a batch replace a year with fewer readable reports than it holds
+    publish_lock_timeout_seconds: float = 0.0  # wait this long for another run publishing the same year, then fail
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """Return a copy with the given keys replaced (validated like every other source)."""

@@ -1,5 +1,7 @@
 """The national report template (2019 and 2021 versions) as data.
 
+The labels here are the national template's, exactly as issued; local wordings, shortened labels and
+misprints are data in ``nianbao.variants`` (with the class of source that shows each), used by matching.
 Everything else derives from this module: readers match labels declared here, the
 pandera schemas take their allowed keys from here, the data dictionary is generated
 from here, and a meta-test keeps them in step. Keys are a public contract
@@ -46,7 +48,8 @@ SECTIONS: Final[tuple[Section, ...]] = (
 
 @dataclass(frozen=True)
 class Row:
-    """A template row: its key and the label variants that identify it (normalised form)."""
+    """A template row: its key and its label(s) as the national template prints them (see ``nianbao.variants``
+    for other wordings)."""
 
     key: str
     labels: tuple[str, ...]
@@ -94,16 +97,16 @@ class TableTemplate:
 METRICS: Final[dict[str, Column]] = {
     c.key: c
     for c in (
-        Column("issued", ("本年制发件数", "本年新制发件数")),
-        Column("repealed", ("本年废止件数", "本年度止件数", "本年废止数")),
-        Column("in_force", ("现行有效件数", "现行有效数")),
-        Column("decisions", ("本年处理决定数量", "处理决定数量", "本年处理决定数")),
-        Column("amount", ("本年收费金额", "采购总金额", "收费金额"), unit="万元"),
-        Column("new_made", ("本年新制作数量", "本年新制作数")),
-        Column("new_published", ("本年新公开数量", "本年新公开数")),
-        Column("total_published", ("对外公开总数量", "对外公开总数")),
-        Column("prior_year_items", ("上一年项目数量", "上年项目数量")),
-        Column("change", ("本年增/减", "本年增减", "本年增/减数量")),
+        Column("issued", ("本年制发件数",)),
+        Column("repealed", ("本年废止件数",)),
+        Column("in_force", ("现行有效件数",)),
+        Column("decisions", ("本年处理决定数量", "处理决定数量")),  # 2021 / 2019 wording
+        Column("amount", ("本年收费金额", "采购总金额"), unit="万元"),  # fees (2021) / procurement (2019)
+        Column("new_made", ("本年新制作数量",)),
+        Column("new_published", ("本年新公开数量",)),
+        Column("total_published", ("对外公开总数量",)),
+        Column("prior_year_items", ("上一年项目数量",)),
+        Column("change", ("本年增/减",)),
         Column("items", ("采购项目数量",)),
     )
 }
@@ -114,7 +117,7 @@ PROACTIVE_2021 = TableTemplate(
     title="主动公开政府信息情况",
     rows=(
         Row("rules", ("规章",), item="20.1", metrics=("issued", "repealed", "in_force")),
-        Row("normative_documents", ("行政规范性文件", "规范性文件"), item="20.1",
+        Row("normative_documents", ("行政规范性文件",), item="20.1",
             metrics=("issued", "repealed", "in_force")),
         Row("licensing", ("行政许可",), item="20.5", metrics=("decisions",)),
         Row("penalties", ("行政处罚",), item="20.6", metrics=("decisions",)),
@@ -122,7 +125,7 @@ PROACTIVE_2021 = TableTemplate(
         Row("fees", ("行政事业性收费",), item="20.8", metrics=("amount",)),
     ),
     columns=tuple(METRICS[k] for k in ("issued", "repealed", "in_force", "decisions", "amount")),
-    markers=("本年制发件数", "现行有效件数", "本年废止件数", "本年度止件数", "本年收费金额"),
+    markers=("本年制发件数", "现行有效件数", "本年废止件数", "本年收费金额"),
 )
 
 PROACTIVE_2019 = TableTemplate(
@@ -131,7 +134,7 @@ PROACTIVE_2019 = TableTemplate(
     title="主动公开政府信息情况",
     rows=(
         Row("rules", ("规章",), item="20.1", metrics=("new_made", "new_published", "total_published")),
-        Row("normative_documents", ("规范性文件", "行政规范性文件"), item="20.1",
+        Row("normative_documents", ("规范性文件",), item="20.1",
             metrics=("new_made", "new_published", "total_published")),
         Row("licensing", ("行政许可",), item="20.5", metrics=("prior_year_items", "change", "decisions")),
         Row("other_external_services", ("其他对外管理服务事项",), item="20.5",
@@ -159,14 +162,13 @@ APPLICANTS: Final[tuple[Column, ...]] = (
 )
 
 _HEAD = (
-    Row("new_received", ("本年新收政府信息公开申请数量", "本年新收政府信息公开申请", "本年新收"), group="一"),
-    Row("carried_over", ("上年结转政府信息公开申请数量", "上年结转政府信息公开申请", "上年结转"), group="二"),
+    Row("new_received", ("本年新收政府信息公开申请数量",), group="一"),
+    Row("carried_over", ("上年结转政府信息公开申请数量",), group="二"),
     Row("granted", ("予以公开",), group="三"),
     Row("partially_granted", ("部分公开",), group="三"),
     Row("denied_state_secret", ("属于国家秘密",), group="三(三)"),
-    Row("denied_prohibited_by_law", ("其他法律行政法规禁止公开", "其他法律法规禁止公开", "其他法律行政止公开",
-                                     "法律行政法规禁止公开"), group="三(三)"),
-    Row("denied_security_stability", ("危及三安全一稳定", "危及\"三安全一稳定\""), group="三(三)"),
+    Row("denied_prohibited_by_law", ("其他法律行政法规禁止公开",), group="三(三)"),
+    Row("denied_security_stability", ("危及“三安全一稳定”",), group="三(三)"),
     Row("denied_third_party_rights", ("保护第三方合法权益",), group="三(三)"),
     Row("denied_internal_affairs", ("属于三类内部事务信息",), group="三(三)"),
     Row("denied_process_information", ("属于四类过程性信息",), group="三(三)"),
@@ -183,7 +185,7 @@ _HEAD = (
 )
 _TAIL = (
     Row("total_handled", ("总计",), group="三(七)"),
-    Row("carried_forward", ("结转下年度继续办理", "结转下年度"), group="四"),
+    Row("carried_forward", ("结转下年度继续办理",), group="四"),
 )
 
 APPLICATIONS_2021 = TableTemplate(
@@ -191,10 +193,9 @@ APPLICATIONS_2021 = TableTemplate(
     version="2021",
     title="收到和处理政府信息公开申请情况",
     rows=_HEAD + (
-        Row("other_no_correction", ("申请人无正当理由逾期不补正行政机关不再处理其政府信息公开申请",
-                                    "申请人无正当理由逾期不补正"), group="三(六)"),
-        Row("other_no_fee_paid", ("申请人逾期未按收费通知要求缴纳费用行政机关不再处理其政府信息公开申请",
-                                  "申请人逾期未按收费通知要求缴纳费用"), group="三(六)"),
+        Row("other_no_correction", ("申请人无正当理由逾期不补正、行政机关不再处理其政府信息公开申请",), group="三(六)"),
+        Row("other_no_fee_paid", ("申请人逾期未按收费通知要求缴纳费用、行政机关不再处理其政府信息公开申请",),
+            group="三(六)"),
         Row("other_other", ("其他",), group="三(六)"),
     ) + _TAIL,
     columns=APPLICANTS,

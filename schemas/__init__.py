@@ -12,9 +12,12 @@ from typing import Any
 import pandera.polars as pap
 import polars as pl
 
+from nianbao.normalize import VALUE_PRECISION, VALUE_SCALE
 from nianbao.template import TABLE_KEY_COLUMNS, TABLE_KEYS, all_column_keys, all_row_keys
 
-VALUE_DTYPE = pl.Decimal(precision=20, scale=4)
+# Wide enough for every printed number exactly: 20 integer digits, 18 decimals (nianbao.normalize refuses
+# to take a longer printed number as a number rather than round it).
+VALUE_DTYPE = pl.Decimal(precision=VALUE_PRECISION, scale=VALUE_SCALE)
 VALUE_KINDS = ("number", "blank", "not_applicable", "text")
 STATUSES = ("ok", "partial", "failed")
 SEVERITIES = ("error", "warning", "info")

@@ -10,7 +10,6 @@ bash scripts/setup.sh
 
 # Isolate Prefect from any user profile/server: a throwaway PREFECT_HOME (db, results, profiles), no telemetry.
 PREFECT_HOME="$(mktemp -d "${TMPDIR:-/tmp}/nianbao-test-prefect.XXXXXX")"
-trap 'rm -rf "$PREFECT_HOME"' EXIT
 export PREFECT_HOME
 unset PREFECT_API_URL PREFECT_API_KEY PREFECT_PROFILE
 export PREFECT_SERVER_ANALYTICS_ENABLED=false
@@ -20,6 +19,33 @@ export PREFECT_UI_ENABLED=false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="${PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS:-120}"
 
 export NIANBAO_DUCK1_PYTHON="${NIANBAO_DUCK1_PYTHON:-$ROOT/.venv-duck1/bin/python}"
+
+# One Prefect API server for the whole run (flow tests and every `nianbao` subprocess use it through
+# PREFECT_API_URL), instead of one embedded server per test worker and per CLI call.
+# `make test-fast` sets NIANBAO_TEST_PREFECT_SERVER=0: its tests need no Prefect.
+server_pid=""
+cleanup() {
+    if [[ -n "$server_pid" ]]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+    rm -rf "$PREFECT_HOME"
+}
+trap cleanup EXIT
+if [[ "${NIANBAO_TEST_PREFECT_SERVER:-1}" == "1" ]]; then
+    VPY="${NIANBAO_VENV:-$ROOT/.venv}/bin/python"
+    port="$("$VPY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    "${NIANBAO_VENV:-$ROOT/.venv}/bin/prefect" server start --host 127.0.0.1 --port "$port" \
+        >"$PREFECT_HOME/server.log" 2>&1 &
+    server_pid=$!
+    export PREFECT_API_URL="http://127.0.0.1:$port/api"
+    for _ in $(seq 1 240); do
+        if "$VPY" -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)" \
+            "$PREFECT_API_URL/health" >/dev/null 2>&1; then break; fi
+        if ! kill -0 "$server_pid" 2>/dev/null; then
+            echo "[test] the Prefect test server did not start:" >&2; tail -20 "$PREFECT_HOME/server.log" >&2; exit 1
+        fi
+        sleep 0.5
+    done
+    echo "[test] Prefect test server at $PREFECT_API_URL (log: $PREFECT_HOME/server.log)"
+fi
 
 workers="${NIANBAO_TEST_WORKERS:-2}"
 echo "[test] pytest -q -n $workers $* (PREFECT_HOME=$PREFECT_HOME)"

@@ -9,6 +9,11 @@ so the batch goes on.
   version), else parsed in an isolated child process cut off after ``report_timeout_seconds``.
 * ``publish``: build, validate and atomically write the partitions (local folder or object store);
   hash every file written.
+
+Retries: the tasks that touch the file system or the network (``ingest``, ``publish``, ``bi_outputs``)
+are retried with exponential backoff and jitter (``RETRY_DELAYS``), and only on an ``OSError``; a
+download has its own retries on transient faults. ``process_report`` is never retried: parsing is
+deterministic, and a report that fails to parse fails the same way again.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from typing import Any
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.runtime import task_run
+from prefect.tasks import exponential_backoff
 
 import nianbao
 from nianbao.batch.cache import ResultCache, cacheable, rebind, result_key, sha256_file
@@ -154,13 +161,41 @@ def _process(ing: Ingested, settings: Settings, year: int | None, logger: Any) -
     return ReportOutcome(result, ing, False)
 
 
-@task(name="ingest", cache_policy=NO_CACHE, persist_result=False, task_run_name=_ingest_run_name)
+# Three attempts, 2 s then 4 s apart (± 50 %), for a task that touches the file system or the network.
+RETRIES = 3
+RETRY_DELAYS = exponential_backoff(backoff_factor=2)
+RETRY_JITTER = 0.5
+
+
+class TransientReadError(OSError):
+    """Reading a local input failed with an I/O error that may pass (a network file system, a busy disk)."""
+
+
+def is_os_error(state: Any) -> bool:
+    """Retry condition: the task failed with an ``OSError`` (never bad data, never a parse failure)."""
+    try:
+        state.result()
+    except OSError:
+        return True
+    except Exception:
+        return False
+    return False
+
+
+@task(name="ingest", cache_policy=NO_CACHE, persist_result=False, task_run_name=_ingest_run_name,
+      retries=RETRIES - 1, retry_delay_seconds=RETRY_DELAYS, retry_jitter_factor=RETRY_JITTER,
+      retry_condition_fn=lambda t, r, s: is_os_error(s))
 def ingest(item: SourceItem, settings: Settings) -> Ingested:
-    """Locate or download one input's bytes; never raises."""
-    return ingest_item(item, settings, get_run_logger())
+    """Locate or download one input's bytes; never raises for a bad input. A local read that failed with an
+    I/O error is raised for a retry while attempts remain, then comes back as ``failed`` / ``read_failed``."""
+    ing = ingest_item(item, settings, get_run_logger())
+    if ing.error == "read_failed" and task_run.run_count < RETRIES:
+        raise TransientReadError(f"{item.uri}: {ing.error_message} (attempt {task_run.run_count} of {RETRIES})")
+    return ing
 
 
-@task(name="process-report", cache_policy=NO_CACHE, persist_result=False, task_run_name=_process_run_name)
+@task(name="process-report", cache_policy=NO_CACHE, persist_result=False, task_run_name=_process_run_name,
+      retries=0)
 def process_report(ingested: Ingested, settings: Settings, year: int | None, label: str = "") -> ReportOutcome:
     """Parse one report (or reuse its cached result); never raises for a bad input. ``label``: the run name."""
     return process_ingested(ingested, settings, year, get_run_logger())
@@ -175,11 +210,12 @@ def publish_batch(results: list[ReportResult], year_of: dict[str, int], years: l
     frames = validate_frames(build_frames(results, year_of, lineage), lineage,
                              results[0].parser_version if results else nianbao.PARSER_VERSION)
     if is_remote(out_dir):
-        files = write_partitions_to_store(frames, open_store(out_dir, settings), years, batch_id, metadata)
+        files = write_partitions_to_store(frames, open_store(out_dir, settings), years, batch_id, metadata,
+                                          allow_shrink=bool(settings and settings.allow_shrink))
     else:
-        files = write_partitions(frames, Path(out_dir), years, batch_id, metadata)
-        for f in files:
-            f["sha256"] = sha256_file(f["path"])[0]
+        files = write_partitions(frames, Path(out_dir), years, batch_id, metadata,
+                                 lock_timeout=settings.publish_lock_timeout_seconds if settings else 0.0,
+                                 allow_shrink=bool(settings and settings.allow_shrink))
     inputs_of: dict[int, list[str]] = {}
     for report_id, y in year_of.items():
         inputs_of.setdefault(y, []).append(report_id)
@@ -188,8 +224,8 @@ def publish_batch(results: list[ReportResult], year_of: dict[str, int], years: l
     return files
 
 
-@task(name="publish", cache_policy=NO_CACHE, persist_result=False, retries=2, retry_delay_seconds=[1, 5],
-      retry_condition_fn=lambda t, r, s: _is_os_error(s))
+@task(name="publish", cache_policy=NO_CACHE, persist_result=False, retries=RETRIES - 1,
+      retry_delay_seconds=RETRY_DELAYS, retry_jitter_factor=RETRY_JITTER, retry_condition_fn=lambda t, r, s: is_os_error(s))
 def publish(results: list[ReportResult], year_of: dict[str, int], years: list[int], out_dir: str, batch_id: str,
             flow_run_id: str | None, metadata: dict[str, str], settings: Settings | None = None
             ) -> list[dict[str, Any]]:
@@ -200,17 +236,8 @@ def publish(results: list[ReportResult], year_of: dict[str, int], years: list[in
     return files
 
 
-def _is_os_error(state: Any) -> bool:
-    try:
-        state.result()
-    except OSError:
-        return True
-    except Exception:
-        return False
-    return False
-
-
-@task(name="bi-outputs", cache_policy=NO_CACHE, persist_result=False)
+@task(name="bi-outputs", cache_policy=NO_CACHE, persist_result=False, retries=RETRIES - 1,
+      retry_delay_seconds=RETRY_DELAYS, retry_jitter_factor=RETRY_JITTER, retry_condition_fn=lambda t, r, s: is_os_error(s))
 def bi_outputs(out_dir: str, batch_id: str, flow_run_id: str | None) -> dict[str, Any]:
     """After a publish: cross-year checks over everything published, the DuckDB catalog and the quality report."""
     from nianbao.bi import post_publish

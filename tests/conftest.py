@@ -55,6 +55,14 @@ def _prefect_logging_outlives_capsys(request: pytest.FixtureRequest):  # type: i
         setup_logging(incremental=False)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs a Prefect API (through the ``prefect_server`` fixture) as ``prefect``, so
+    ``make test-fast`` can leave them out without a list to keep up to date."""
+    for item in items:
+        if "prefect_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.prefect)
+
+
 @pytest.fixture
 def corpus_dir() -> Path:
     return CORPUS
@@ -62,7 +70,11 @@ def corpus_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def prefect_server():  # type: ignore[no-untyped-def]
-    """One temporary Prefect API server per test worker, shared by every flow test (each start costs 15-100 s)."""
+    """The Prefect API for flow tests: the one server scripts/test.sh starts for the whole run (PREFECT_API_URL);
+    run under plain pytest, a temporary server per test worker instead (each start costs 15-100 s)."""
+    if os.environ.get("PREFECT_API_URL"):
+        yield
+        return
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=180):

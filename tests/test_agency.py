@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nianbao.bi.agency import agency_key, link_agencies
+from nianbao.bi.agency import AgencyLink, agency_key, link_agencies
 
 
 @pytest.mark.parametrize(("printed", "key"), [
@@ -71,3 +71,88 @@ def test_failed_reports_are_linked_passively() -> None:
     assert links["good"].status == "exact" and links["good"].body_key == "某县某镇"
     assert links["failed"].body_key == "某县某镇"
     assert links["g22"].status == "linked_suffix"
+
+
+# --- the blocked linking gives the same links as the all-pairs linking it replaced ----------------------------
+
+def _all_pairs_links(reports: list[tuple[str, int, str | None]], passive: set[str]) -> list[AgencyLink]:
+    """The linking as it was before blocking: every key compared with every other key (quadratic), kept
+    here as the reference the blocked version must equal."""
+    from collections import defaultdict
+
+    from nianbao.bi.agency import is_region_tail
+
+    def target(key: str, keys: list[str], years_of: dict[str, set[int]]) -> tuple:
+        longer = tuple(k for k in keys if is_region_tail(key, k))
+        if not longer:
+            return key, "exact", (), ""
+        mine = years_of.get(key, set())
+        if len(longer) == 1 and not (mine & years_of[longer[0]]):
+            return (longer[0], "linked_suffix", longer,
+                    f"{key} has no region prefix; linked to the only body it can be, {longer[0]}")
+        if len(longer) == 1:
+            clash = sorted(mine & years_of[longer[0]])
+            return key, "ambiguous", longer, f"{key} may be {longer[0]}, but both report for {clash}: not merged"
+        return key, "ambiguous", longer, f"{key} may be any of {', '.join(longer)}: not merged"
+
+    rows = [(rid, int(year), agency, agency_key(agency)) for rid, year, agency in reports]
+    years_of: dict[str, set[int]] = defaultdict(set)
+    for rid, year, _, key in rows:
+        if key and rid not in passive:
+            years_of[key].add(year)
+    keys = sorted(years_of)
+    tgt = {key: target(key, keys, years_of) for key in keys}
+    count: dict[tuple[str, int], int] = defaultdict(int)
+    for rid, year, _, key in rows:
+        if key and rid not in passive:
+            count[(tgt[key][0], year)] += 1
+    out = []
+    for rid, year, agency, key in rows:
+        if not key:
+            out.append(AgencyLink(rid, year, agency, None, None, "no_agency", (), "no agency printed"))
+            continue
+        body, status, cands, note = tgt[key] if key in tgt else target(key, keys, years_of)
+        if rid not in passive and count[(body, year)] > 1:
+            status = "ambiguous"
+            note = (note + "; " if note else "") + f"{count[(body, year)]} reports of {body} for {year}: that year is not linked"
+        out.append(AgencyLink(rid, year, agency, key, body, status, cands, note))
+    return out
+
+
+def _bench_tool():  # type: ignore[no-untyped-def]
+    import importlib.util
+
+    from conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("bench_agency", ROOT / "tools" / "bench_agency.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_blocked_linking_equals_all_pairs_linking_on_a_generated_list() -> None:
+    reports = _bench_tool().synthetic_reports(2500, seed=7)
+    passive = {rid for rid, _, _ in reports[::17]}  # some failed reports: linked passively
+    got = link_agencies(reports, passive=passive)
+    want = _all_pairs_links(reports, passive)
+    assert got == want
+    statuses = {k.status for k in got}
+    assert statuses == {"exact", "linked_suffix", "ambiguous", "no_agency"}  # the list exercises every branch
+
+
+def test_blocked_linking_equals_all_pairs_linking_on_the_hand_made_cases() -> None:
+    reports = [("a20", 2020, "木兰县柳河镇人民政府"), ("a21", 2021, "木兰县柳河镇"), ("d22", 2022, "通河县柳河镇人民政府"),
+               ("e21", 2021, "柳河镇政府"), ("f21", 2021, "临江市桦树镇人民政府"), ("g22", 2022, "桦树镇人民政府"),
+               ("h21", 2021, "甲县乙镇"), ("i21", 2021, "乙镇"), ("p", 2022, "某省某市某县某镇"), ("q", 2023, "某县某镇"),
+               ("r", 2023, "某市某县某镇"), ("x", 2022, None)]
+    for passive in (set(), {"a21", "h21"}):
+        assert link_agencies(reports, passive=passive) == _all_pairs_links(reports, passive)
+
+
+def test_region_tails_are_exactly_the_keys_a_key_is_ais_region_tail() -> None:
+    from nianbao.bi.agency import is_region_tail, region_tails
+
+    for key in ("甲省乙市丙县丁镇", "鄂伦春自治旗诺敏镇", "某区某某街道", "上海市政府办公室", "市政府", "县"):
+        want = {key[i:] for i in range(len(key)) if is_region_tail(key[i:], key)}
+        assert set(region_tails(key)) == want, key

@@ -37,3 +37,27 @@ def test_an_upward_import_breaks_the_layers_contract(tmp_path: Path) -> None:
     out = _lint(tmp_path)
     assert out.returncode != 0
     assert "nianbao.read.text -> nianbao.publish.parquet" in out.stdout
+
+
+def _private_imports(root: Path) -> list[str]:
+    """``from pkg.mod import _name`` across modules of the project (dunder names such as __version__ are public)."""
+    import ast
+
+    found = []
+    for path in sorted(root.glob("*/**/*.py")):
+        if path.parts[len(root.parts)] not in ("nianbao", "schemas", "flows", "tasks"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in (
+                    "nianbao", "schemas", "flows", "tasks"):
+                found += [f"{path.relative_to(root)}: {node.module}.{a.name}" for a in node.names
+                          if a.name.startswith("_") and not a.name.endswith("__")]
+    return found
+
+
+def test_no_private_name_is_imported_across_modules(tmp_path: Path) -> None:
+    assert _private_imports(ROOT) == []
+    planted = tmp_path / "nianbao" / "read" / "x.py"
+    planted.parent.mkdir(parents=True)
+    planted.write_text("from nianbao.read.pdf import _private\n")
+    assert _private_imports(tmp_path) == ["nianbao/read/x.py: nianbao.read.pdf._private"]

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import CORPUS, ROOT
 
 
@@ -21,11 +22,12 @@ def _figures(block: dict) -> list[tuple[str, float | None]]:
     return out
 
 
+@pytest.mark.slow
 def test_bench_smoke(tmp_path: Path) -> None:
     out = tmp_path / "bench"
     proc = subprocess.run(
         [sys.executable, str(ROOT / "tools" / "bench.py"), "--out", str(out), "--corpus", f"committed={CORPUS}",
-         "--batch-size", "6", "--repeat", "1", "--workers", "1", "--no-camelot", "--no-publish", "--no-ocr",
+         "--batch-size", "6", "--repeat", "1", "--workers", "1", "--no-camelot", "--no-publish", "--no-ocr", "--no-layouts",
          "--work-dir", str(tmp_path / "work")],
         cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -25,7 +25,7 @@ from nianbao.publish.parquet import Lineage, build_frames, read_dataset, validat
 from nianbao.results import ReportResult
 from nianbao.template import APPLICANTS, APPLICATIONS_2019, APPLICATIONS_2021
 from nianbao.validate.textchecks import check_text_vs_table
-from schemas import pandera_schema, polars_schema
+from schemas import VALUE_DTYPE, pandera_schema, polars_schema
 
 SEED = ROOT / "data" / "samples" / "seed-000-mulan-liuhe-2022.txt"
 PARTS = [a.key for a in APPLICANTS if a.key != "total"]
@@ -339,7 +339,7 @@ def test_crossyear_checks_skip_non_numbers_and_other_templates() -> None:
         return pl.DataFrame([{"report_id": rid, k1: a, k2: b, "value": Decimal(v) if v is not None else None,
                               "value_kind": kind, "template": "2021"} for a, b, v, kind in rows],
                             schema={"report_id": pl.String, k1: pl.String, k2: pl.String,
-                                    "value": pl.Decimal(20, 4), "value_kind": pl.String, "template": pl.String})
+                                    "value": VALUE_DTYPE, "value_kind": pl.String, "template": pl.String})
     apps = pl.concat([
         cells("a", [("carried_forward", "natural_person", None, "blank"), ("carried_forward", "total", "3", "number")],
               "row", "applicant"),

@@ -155,6 +155,16 @@ def test_backfill_deployment_end_to_end(tmp_path: Path) -> None:
         assert isinstance(deps, dict)
         assert deps["schedules"][0]["schedule"]["cron"] == "0 3 15 2 *"
         assert deps["schedules"][0]["schedule"]["timezone"] == "Asia/Shanghai"
+        # Deployed without NIANBAO_SOURCE: the yearly deployment has no source, and a run of it fails at once
+        # with what to set (it never falls back to the bundled samples).
+        assert deps["parameters"]["source"] in ("", "{{ $NIANBAO_SOURCE }}") and deps["enforce_parameter_schema"]
+        out_run = stack.run("deployment", "run", "nianbao-year/annual-batch", "--param", f"out={out}")
+        m = re.search(r"UUID:\s*([0-9a-f-]{36})", out_run)
+        assert m, out_run
+        refused = stack.wait_run(m.group(1))
+        assert refused["state"]["type"] in ("FAILED", "CRASHED"), refused["state"]
+        assert "has no source of reports" in (tmp_path / "worker.log").read_text(), "no clear message in the log"
+        assert not out.exists()  # nothing read, nothing written
 
         params = {"from_year": YEARS[0], "to_year": YEARS[-1], "source": str(inbox), "out": str(out),
                   "poll_seconds": 2}

@@ -15,6 +15,7 @@ from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
+import pytest
 from conftest import CORPUS, FIXTURES
 from hypothesis import HealthCheck, Phase, assume, example, given, settings
 from hypothesis import strategies as st
@@ -200,6 +201,7 @@ HEADS = st.sampled_from([b"", b"%PDF-1.4\n", b"PK\x03\x04", b"\xd0\xcf\x11\xe0\x
                          b"<html>", b"\xef\xbb\xbf", b"\xff\xfe", b"\x00\x00\xfe\xff"])
 
 
+@pytest.mark.slow
 @given(HEADS, st.binary(max_size=4096))
 @budget(200)
 def test_fuzz_process_bytes_on_arbitrary_bytes(head: bytes, body: bytes) -> None:
@@ -210,6 +212,7 @@ def test_fuzz_process_bytes_on_arbitrary_bytes(head: bytes, body: bytes) -> None
     _check_result(process_bytes(data, name), data, name)
 
 
+@pytest.mark.slow
 @given(st.sampled_from(TEXT_SEEDS + HTML_SEEDS), EDITS)
 @budget(100)
 def test_fuzz_process_bytes_on_mutated_reports(seed: str, edits: list[tuple[int, int, bytes]]) -> None:
@@ -220,6 +223,7 @@ def test_fuzz_process_bytes_on_mutated_reports(seed: str, edits: list[tuple[int,
 SMALL_PDF = FIXTURES / "reliability" / "small-report.pdf"
 
 
+@pytest.mark.slow
 @given(st.lists(st.tuples(st.integers(0, 1 << 20), st.integers(0, 32), st.binary(max_size=8)), min_size=1,
                 max_size=4) | st.integers(1, 1 << 20).map(lambda n: [(n, 1 << 30, b"")]))
 @example([(247, 19, b"")])  # found by this test: pages without a MediaBox made pdfplumber's close() raise

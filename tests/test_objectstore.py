@@ -17,6 +17,7 @@ import polars as pl
 import pytest
 from conftest import CORPUS, published_frames
 
+from nianbao.errors import PublishRefusedError
 from nianbao.pipeline import process_bytes
 from nianbao.publish.objectstore import (
     COMMITS,
@@ -85,9 +86,10 @@ def _frames(files: list[Path], batch: str, year: int | None = None) -> tuple[dic
     return validate_frames(build_frames(results, year_of, lin), lin, "p"), sorted(set(year_of.values()))
 
 
-def _publish(store: ObjectStore, files: list[Path], batch: str, year: int | None = None) -> list[dict]:
+def _publish(store: ObjectStore, files: list[Path], batch: str, year: int | None = None,
+             allow_shrink: bool = False) -> list[dict]:
     frames, years = _frames(files, batch, year)
-    return write_partitions_to_store(frames, store, years, batch, {"batch_id": batch})
+    return write_partitions_to_store(frames, store, years, batch, {"batch_id": batch}, allow_shrink=allow_shrink)
 
 
 def _parts(store: ObjectStore, dataset: str) -> dict[str, list[str]]:
@@ -127,8 +129,13 @@ def test_a_rerun_replaces_each_partition_and_leaves_one_file(bucket: str) -> Non
     for name in DATASET_NAMES:
         for partition, files in _parts(store, name).items():
             assert files == ["part-b2.parquet"], partition
-    # Fewer reports of 2022 in the next batch: the partition is replaced, not merged; other years stay.
-    _publish(store, [CORPUS / "seed-000-mulan-liuhe-2022.txt"], "b3")
+    # Fewer reports of 2022 in the next batch: refused (the publish contract), nothing changes ...
+    before = {o.key: store.get(o.key) for o in store.list("reports")}
+    with pytest.raises(PublishRefusedError, match="report_year=2022 holds 3 readable reports, this batch has 1"):
+        _publish(store, [CORPUS / "seed-000-mulan-liuhe-2022.txt"], "b3")
+    assert {o.key: store.get(o.key) for o in store.list("reports")} == before
+    # ... unless allowed: the partition is replaced, not merged; other years stay.
+    _publish(store, [CORPUS / "seed-000-mulan-liuhe-2022.txt"], "b3", allow_shrink=True)
     reps = read_dataset(f"s3://{bucket}/pub", "reports")
     assert reps.filter(pl.col("report_year") == 2022)["batch_id"].to_list() == ["b3"]
     assert set(reps.filter(pl.col("report_year") != 2022)["batch_id"]) == {"b2"}
@@ -167,6 +174,7 @@ class CrashingStore(ObjectStore):
         super().delete_prefix(prefix)
 
 
+@pytest.mark.slow
 def test_a_crash_at_any_request_leaves_each_partition_old_or_new_and_recovery_converges(bucket: str) -> None:
     old_files = [CORPUS / "seed-000-mulan-liuhe-2022.txt"]
     new_files = [CORPUS / "seed-001-nuomin-2022.txt", CORPUS / "seed-003-baoqing-qixingpao-2022.txt"]
@@ -291,6 +299,7 @@ def test_a_scheme_pyarrow_does_not_know_goes_through_fsspec() -> None:
     assert store.list(STAGING) == []
 
 
+@pytest.mark.slow
 def test_an_unreachable_store_fails_with_what_to_check(tmp_path: Path) -> None:
     frames, years = _frames(SEEDS[:1], "b1")
     store = ObjectStore.open("s3://nianbao-nowhere/pub", endpoint_url="http://127.0.0.1:9")

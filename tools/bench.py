@@ -83,6 +83,7 @@ import argparse
 import datetime as _dt
 import gc
 import hashlib
+import importlib.util
 import io
 import json
 import os
@@ -942,6 +943,8 @@ def find_gaps(rep: dict[str, Any]) -> list[str]:
                     "run again")
     if rep["duration_seconds"] > GOAL_MINUTES * 60:
         gaps.append(f"the benchmark took {rep['duration_seconds'] / 60:.1f} min (> {GOAL_MINUTES:g} min, issue 7)")
+    if rep.get("layouts"):
+        gaps += _layouts().gaps(rep["layouts"])
     return gaps
 
 
@@ -1090,6 +1093,8 @@ def markdown(rep: dict[str, Any]) -> str:
                   f"`tasks.report_tasks.publish_batch`): {pub['seconds']:.1f} s."]
         elif pub:
             L += [f"Publishing failed: {pub.get('error')}"]
+    if rep.get("layouts"):
+        L += [""] + _layouts().markdown(rep["layouts"])
     L += ["", "Every figure, per report and per file, is in `report.json`. Accuracy figures are deterministic "
           "(sorted files, seeded batch); timings vary with the machine's load.", ""]
     return "\n".join(L)
@@ -1131,6 +1136,33 @@ def default_corpora() -> list[tuple[str, Path]]:
     return [(n, p) for n, p in out if p.is_dir()]
 
 
+def _layouts() -> Any:
+    spec = importlib.util.spec_from_file_location("bench_layouts", REPO / "tools" / "bench_layouts.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _only_layouts(out: Path) -> int:
+    """Run the real-layouts section alone and update it in ``out``/report.json and report.md."""
+    path = out / "report.json"
+    report = json.loads(path.read_text("utf-8")) if path.exists() else {}
+    mod = _layouts()
+    log("real layouts (tools/generate_layouts.py)")
+    report["layouts"] = mod.run()
+    report["layouts"]["date"] = _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    report["gaps"] = [g for g in report.get("gaps", []) if not g.startswith("layouts /")] + mod.gaps(report["layouts"])
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, ensure_ascii=False, indent=1, default=str) + "\n", encoding="utf-8")
+    if "accuracy" in report:
+        (out / "report.md").write_text(markdown(report), encoding="utf-8")
+    else:
+        (out / "report.md").write_text("\n".join(mod.markdown(report["layouts"])) + "\n", encoding="utf-8")
+    log(f"layouts: {report['layouts']['documents']} documents in {report['layouts']['seconds']:.0f} s; wrote {path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="nianbao bench", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=REPO / "bench", help="report directory (default: bench/)")
@@ -1152,7 +1184,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=600.0, help="per-report timeout in the throughput runs")
     ap.add_argument("--work-dir", type=Path, default=None, help="where the batch and caches go (default: a temp dir)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--no-layouts", action="store_true", help="skip the real-layouts section")
+    ap.add_argument("--only", choices=["layouts"], default=None,
+                    help="run only this section and update it in the existing report (layouts: the real-layout "
+                         "corpus of tools/generate_layouts.py, per class)")
     a = ap.parse_args(argv)
+    if a.only == "layouts":
+        return _only_layouts(a.out)
     started, t0 = _dt.datetime.now().astimezone(), time.perf_counter()
     own_prefect_home = None
     if "PREFECT_HOME" not in os.environ:  # prefect is imported (not run): keep it off the user's profile
@@ -1240,6 +1278,9 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             if not a.keep and a.work_dir is None:
                 shutil.rmtree(work, ignore_errors=True)
+    if not a.no_layouts:
+        log("real layouts (tools/generate_layouts.py)")
+        report["layouts"] = _layouts().run()
     report["machine"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     report["code"]["end"] = code_fingerprint()
     report["duration_seconds"] = round(time.perf_counter() - t0, 1)

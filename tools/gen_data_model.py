@@ -69,6 +69,7 @@ def render() -> str:
         TEMPLATE_VERSIONS,
     )
     from nianbao.validate.textchecks import RULES
+    from nianbao.variants import variants_of
     from schemas import DATASETS, DERIVATIONS, SEVERITIES, STATUSES, VALUE_KINDS
 
     lines: list[str] = [
@@ -151,7 +152,7 @@ def render() -> str:
             firsts = {v: next(x for x in TABLES[(table, v)].rows if x.key == key).labels[0] for v in versions}
             label = r.labels[0] if len(set(firsts.values())) == 1 else " / ".join(f"{lab} ({v})" for v, lab in firsts.items())
             variants = [lab for v in versions for lab in next(x for x in TABLES[(table, v)].rows if x.key == key).labels
-                        if lab not in firsts.values()]
+                        if lab not in firsts.values()] + list(variants_of(key))
             rows.append([f"`{key}`", label, " / ".join(dict.fromkeys(variants)), ", ".join(versions), *extra])
         lines += _table(head, rows)
         lines += [f"`{k2}` (columns):", ""]
@@ -159,8 +160,8 @@ def render() -> str:
         if table == "proactive_disclosure":
             for key, c in METRICS.items():
                 versions = [v for v in TEMPLATE_VERSIONS if any(key in r.metrics for r in TABLES[(table, v)].rows)]
-                col_rows.append([f"`{key}`", c.labels[0], " / ".join(c.labels[1:]), ", ".join(versions),
-                                 c.unit])
+                col_rows.append([f"`{key}`", c.labels[0], " / ".join([*c.labels[1:], *variants_of(key)]),
+                                 ", ".join(versions), c.unit])
             lines += _table(["key", "Chinese label", "variants", "templates", "unit"], col_rows)
         else:
             seen: dict[str, list[str]] = {}
@@ -171,7 +172,8 @@ def render() -> str:
                     cols_by_key[c.key] = c
             for key, versions in seen.items():
                 c = cols_by_key[key]
-                col_rows.append([f"`{key}`", c.labels[0], " / ".join(c.labels[1:]), ", ".join(versions)])
+                col_rows.append([f"`{key}`", c.labels[0], " / ".join([*c.labels[1:], *variants_of(key)]),
+                                 ", ".join(versions)])
             lines += _table(["key", "Chinese label", "variants", "templates"], col_rows)
     lines += ["## Checks", "", "Within a report (`validation_issues`, check name = identity):", ""]
     lines += _table(["check", "table", "templates", "rule"],

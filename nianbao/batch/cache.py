@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from nianbao.fsio import atomic_write
 from nianbao.results import ReportResult
 from nianbao.settings import Settings
 
@@ -60,18 +61,6 @@ def _fsync_write(fh: IO[bytes]) -> None:
     os.fsync(fh.fileno())
 
 
-def _atomic_write(path: Path, data: bytes, tmp_dir: Path) -> None:
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix=path.name[:16] + ".")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            _fsync_write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class BlobWriter:
@@ -171,7 +160,7 @@ class BlobStore:
 
     def record_uri(self, uri: str, sha: str, size: int, **extra: Any) -> None:
         info = {"uri": uri, "sha256": sha, "size": size, "fetched_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **extra}
-        _atomic_write(self._url_entry(uri), json.dumps(info, ensure_ascii=False).encode("utf-8"), self.tmp)
+        atomic_write(self._url_entry(uri), json.dumps(info, ensure_ascii=False).encode("utf-8"), tmp_dir=self.tmp)
 
 
 def result_key(sha: str, year: int | None, parser_version: str) -> str:
@@ -217,7 +206,7 @@ class ResultCache:
     def put(self, key: str, parser_version: str, result: ReportResult) -> None:
         data = pickle.dumps({"key": key, "parser_version": parser_version, "result": result},
                             protocol=pickle.HIGHEST_PROTOCOL)
-        _atomic_write(self._path(key), data, self.root / "tmp")
+        atomic_write(self._path(key), data, tmp_dir=self.root / "tmp")
 
 
 def rebind(result: ReportResult, source_uri: str) -> ReportResult:

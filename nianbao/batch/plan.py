@@ -4,46 +4,64 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date
 
 from nianbao.results import Problem, ReportResult
 
 
 @dataclass
 class BatchPlan:
-    """The partition year of every report, and the years the batch replaces."""
+    """The partition year of every published report, the years the batch replaces, and the reports held back
+    (in no partition: recorded in the results, the summary and the batch manifest)."""
 
     year_of: dict[str, int]
     years: list[int]
     held_back: list[str] = field(default_factory=list)
 
 
-def assign_years(results: list[ReportResult], batch_year: int | None) -> BatchPlan:
-    """Given results and the batch's year (None: every report under its own year), return the plan.
+def _hold(r: ReportResult, check: str, message: str, expected: str | None = None, actual: str | None = None) -> None:
+    r.problems.append(Problem(check, "error", None, message, expected=expected, actual=actual))
+    if r.status != "failed":  # a failed report keeps the error it failed with
+        r.status, r.error, r.error_message = "failed", check, message
+    r.cells, r.sections = [], []
 
-    With a batch year, a report found to be about another year is held back: it is recorded
-    as failed (``year_mismatch``) in the batch year's ``reports`` and none of its cells are
-    published, so a 2022 batch never overwrites the 2021 partition.
+
+def assign_years(results: list[ReportResult], batch_year: int | None,
+                 published_elsewhere: dict[str, int] | None = None) -> BatchPlan:
+    """Given results, the batch's year (None: every report under its own year) and the year each report is
+    already published under as a readable report, return the plan. There is no fallback year.
+
+    Held back (published in no partition, so no other year's data is touched and a report is published under
+    one year only), each with a check code on the report:
+
+    * ``year_mismatch``: in a year batch, a readable report found to be about another year;
+    * ``year_not_found``: without a batch year, a report whose year could not be read (failed ones included);
+    * ``published_in_other_year``: a readable report already published under another year.
+
+    In a year batch, failed reports (year unknown) are recorded in the batch year's ``reports``.
     """
-    detected = [r.report_year for r in results if r.report_year]
-    fallback = batch_year or (Counter(detected).most_common(1)[0][0] if detected else date.today().year - 1)
+    elsewhere = published_elsewhere or {}
     year_of: dict[str, int] = {}
     held: list[str] = []
     for r in results:
-        if batch_year is not None:
-            if r.report_year is not None and r.report_year != batch_year and r.status != "failed":
-                r.problems.append(Problem("year_mismatch", "error", None,
-                                          f"report is about {r.report_year}, not {batch_year}: held back; "
-                                          f"run it in the {r.report_year} batch", expected=str(batch_year),
-                                          actual=str(r.report_year)))
-                r.status, r.error = "failed", "year_mismatch"
-                r.error_message = (f"report is about {r.report_year} but the batch is {batch_year}; "
-                                   f"it was held back — run it in the {r.report_year} batch")
-                r.cells, r.sections = [], []
-                held.append(r.report_id)
-            year_of[r.report_id] = batch_year
+        year = batch_year if batch_year is not None else r.report_year
+        if batch_year is not None and r.report_year is not None and r.report_year != batch_year \
+                and r.status != "failed":
+            _hold(r, "year_mismatch", f"report is about {r.report_year} but the batch is {batch_year}; it was held "
+                  f"back — run it in the {r.report_year} batch", str(batch_year), str(r.report_year))
+            year = None
+        elif year is None:
+            _hold(r, "year_not_found", "the report's year could not be read and the batch has no year; it was held "
+                  "back — rerun it with --year <the year it reports on>")
+        elif r.status != "failed" and elsewhere.get(r.report_id, year) != year:
+            other = elsewhere[r.report_id]
+            _hold(r, "published_in_other_year", f"the same report is already published under {other}; it was held "
+                  f"back (a report is published under one year only) — republish {other} without it first if it "
+                  f"belongs to {year}", str(year), str(other))
+            year = None
+        if year is None:
+            held.append(r.report_id)
         else:
-            year_of[r.report_id] = r.report_year or fallback
+            year_of[r.report_id] = year
     years = sorted(set(year_of.values()) | ({batch_year} if batch_year is not None else set()))
     return BatchPlan(year_of, years, held)
 

@@ -9,29 +9,18 @@ with older numbers.
 
 from __future__ import annotations
 
-import fcntl
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from nianbao.bi.catalog import write_catalog
 from nianbao.bi.crossyear import AGENCY_DATASET, CROSSYEAR_DATASET, run_crossyear_checks
 from nianbao.bi.quality_report import write_quality_report
+from nianbao.fsio import file_lock
 
 LOCK_FILE = ".bi.lock"
 
 
-@contextmanager
-def _locked(out: Path) -> Iterator[None]:
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out / LOCK_FILE, "a+") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def post_publish(out_dir: Path | str, *, batch_id: str | None = None, flow_run_id: str | None = None
@@ -43,9 +32,9 @@ def post_publish(out_dir: Path | str, *, batch_id: str | None = None, flow_run_i
     """
     started = time.perf_counter()
     out = Path(out_dir).resolve()
-    with _locked(out):
+    with file_lock(out / LOCK_FILE, what="the BI outputs"):
         issues = run_crossyear_checks(out, batch_id=batch_id, flow_run_id=flow_run_id)
-        catalog = write_catalog(out)
+        catalog = write_catalog(out, agency_keys=False)  # run_crossyear_checks just linked them: one pass
         report = write_quality_report(out)
     by_check = {str(k): int(n) for k, n in issues.group_by("check").len().sort("check").iter_rows()}
     return {

@@ -1,11 +1,23 @@
 """The DuckDB catalog for BI tools: ``<out>/catalog.duckdb``, a file of views over the Parquet outputs.
 
-The catalog holds no data, only views whose SQL reads the Parquet files by **absolute path**
-(``read_parquet('<out>/<dataset>/*/*.parquet', hive_partitioning = true, union_by_name = true)``,
-one directory level, never ``**``, so hidden staging directories are never read). Every BI host
-must therefore see the outputs under the same path. It is written with
-``STORAGE_VERSION 'v1.4.0'`` so the DuckDB 1.4+/1.5 engines that BI drivers bundle can open it,
-built in a temporary file and swapped in by ``os.replace``; readers open it ``read_only``.
+The catalog holds no data, only views, and it is **relocatable**: a view names its Parquet files
+relative to the catalog's own folder (``read_parquet(<root> || '/reports/*/*.parquet', ...)``, one
+directory level, never ``**``, so hidden staging directories are never read), where ``<root>`` is
+worked out by DuckDB when the view is queried (``ROOT_SQL``):
+
+1. the first entry of the setting ``file_search_path`` when it is set (for a catalog ATTACHed to
+   another database, or opened by a tool that sets ``temp_directory``);
+2. otherwise the folder of the database file DuckDB opened: DuckDB's default ``temp_directory`` is
+   ``<database file>.tmp`` (documented), so ``duckdb.connect('/anywhere/out/catalog.duckdb')``
+   reads ``/anywhere/out/...`` with no setting at all;
+3. otherwise (an in-memory database) the current directory.
+
+So the output folder can be moved, copied or synced and the copy reads its own files. For an
+object-store output (``s3://bucket/prefix``) the catalog is written to a local file and its views
+name the ``s3://`` paths (``write_catalog(location, catalog=...)``; DuckDB reads them with its httpfs
+extension, or with the store's own client through ``connect_catalog``). It is written with
+``STORAGE_VERSION 'v1.4.0'`` so the DuckDB 1.4+ engines that BI drivers bundle can open it, built in
+a temporary file and swapped in by ``os.replace``; readers open it ``read_only``.
 
 Views (see docs/bi.md and docs/data-model.md):
 
@@ -21,7 +33,9 @@ Views (see docs/bi.md and docs/data-model.md):
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -36,10 +50,15 @@ from nianbao.bi.crossyear import (
     crossyear_schema,
     write_agency_keys,
 )
+from nianbao.location import is_remote
+from nianbao.publish.objectstore import open_store
 from nianbao.template import APPLICANTS, APPLICATIONS_2019, APPLICATIONS_2021
 from schemas import DATASET_NAMES, polars_schema
 
 CATALOG_FILE = "catalog.duckdb"
+# Never download an extension (no network beyond package registries): s3:// goes through register_store.
+_OFFLINE: dict[str, str | bool | int | float | list[str]] = {"autoinstall_known_extensions": False,
+                                                            "autoload_known_extensions": False}
 STORAGE_VERSION = "v1.4.0"
 PARTITION_TYPES = "{'report_year': INTEGER}"
 
@@ -125,23 +144,86 @@ def _empty_select(schema: pl.Schema) -> str:
     return f"SELECT {cols} WHERE false"
 
 
+# Where a view's files are, worked out by DuckDB at query time (module docstring): file_search_path, else
+# the folder of the opened database file (default temp_directory = '<file>.tmp'), else the current directory.
+ROOT_SQL = ("(CASE WHEN current_setting('file_search_path') <> '' "
+            "THEN split_part(current_setting('file_search_path'), ',', 1) "
+            "WHEN current_setting('temp_directory') LIKE '%.tmp' AND current_setting('temp_directory') <> '.tmp' "
+            "THEN parse_dirpath(current_setting('temp_directory')) ELSE '.' END)")
+
+
 def _has_files(pattern_root: Path, glob: str) -> bool:
     return pattern_root.exists() and any(pattern_root.glob(glob))
 
 
-def dataset_view_sql(out: Path, name: str) -> str:
-    """Return the SELECT of a dataset view (absolute path, one-level glob; an empty typed SELECT if no files)."""
-    root = out.resolve() / name
-    if name in DATASET_NAMES:
-        if not _has_files(root, "report_year=*/*.parquet"):
-            return _empty_select(polars_schema(name))
-        path = f"{root}/*/*.parquet"
-        return (f"SELECT * FROM read_parquet({_lit(path)}, hive_partitioning = true, "
-                f"hive_types = {PARTITION_TYPES}, union_by_name = true)")
-    schema = crossyear_schema() if name == CROSSYEAR_DATASET else agency_schema()
-    if not _has_files(root, "*.parquet"):
+def _store_has_files(location: str, name: str) -> bool:
+    store = open_store(location)
+    return any(o.key.endswith(".parquet") and not o.key.rsplit("/", 1)[-1].startswith(".")
+               for o in store.list(name))
+
+
+def dataset_view_sql(out: Path | str, name: str) -> str:
+    """Return the SELECT of a dataset view: a path relative to the catalog's folder (``ROOT_SQL``), or the
+    ``s3://`` path of an object-store output; one-level glob; an empty typed SELECT if there are no files."""
+    remote = is_remote(out)
+    partitioned = name in DATASET_NAMES
+    if remote:
+        present = _store_has_files(str(out), name)
+    else:
+        present = _has_files(Path(out) / name, "report_year=*/*.parquet" if partitioned else "*.parquet")
+    if not present:
+        schema = (polars_schema(name) if partitioned
+                  else crossyear_schema() if name == CROSSYEAR_DATASET else agency_schema())
         return _empty_select(schema)
-    return f"SELECT * FROM read_parquet({_lit(str(root) + '/*.parquet')}, union_by_name = true)"
+    glob = f"/{name}/*/*.parquet" if partitioned else f"/{name}/*.parquet"
+    path = _lit(str(out).rstrip("/") + glob) if remote else f"{ROOT_SQL} || {_lit(glob)}"
+    if partitioned:
+        return (f"SELECT * FROM read_parquet({path}, hive_partitioning = true, "
+                f"hive_types = {PARTITION_TYPES}, union_by_name = true)")
+    return f"SELECT * FROM read_parquet({path}, union_by_name = true)"
+
+
+def _store_filesystem(location: str) -> Any:
+    """An fsspec filesystem over the object store's own client (pyarrow S3, with the project's endpoint
+    settings), registered under the location's scheme so DuckDB reads ``s3://`` without httpfs."""
+    from fsspec.implementations.arrow import ArrowFSWrapper
+
+    scheme = location.split("://", 1)[0]
+    store = open_store(location)
+
+    class _StoreFS(ArrowFSWrapper):  # type: ignore[misc]
+        protocol = (scheme,)
+        root_marker = ""
+
+        @classmethod
+        def _strip_protocol(cls, path: Any) -> str:
+            return str(path).removeprefix(f"{scheme}://").rstrip("/")
+
+    return _StoreFS(store.fs)
+
+
+def register_store(con: duckdb.DuckDBPyConnection, location: str) -> None:
+    """Let ``con`` read ``location``'s scheme (``s3://``) through the store's client (no DuckDB extension)."""
+    scheme = location.split("://", 1)[0]
+    if not con.filesystem_is_registered(scheme):
+        con.register_filesystem(_store_filesystem(location))
+
+
+def _unregister(con: duckdb.DuckDBPyConnection) -> None:
+    # Registered fsspec filesystems hold Python objects; dropping them before close avoids leaks at exit.
+    with contextlib.suppress(duckdb.Error):
+        for name in con.list_filesystems():
+            con.unregister_filesystem(name)
+
+
+def connect_catalog(catalog: Path | str) -> duckdb.DuckDBPyConnection:
+    """Open a catalog read-only; for an object-store catalog, register the store's client for its scheme
+    (what a Python reader needs when DuckDB's httpfs extension is not installed)."""
+    con = duckdb.connect(str(catalog), read_only=True, config=_OFFLINE)
+    sqls = " ".join(r[0] or "" for r in con.sql("SELECT sql FROM duckdb_views() WHERE NOT internal").fetchall())
+    for loc in sorted(set(re.findall(r"read_parquet\('([a-z0-9]+://[^']+?)/[^/']+/\*", sqls))):
+        register_store(con, loc)
+    return con
 
 
 def application_row_order() -> list[str]:
@@ -186,22 +268,22 @@ FROM crossyear_issues""",
 FROM applications
 GROUP BY report_id, report_year, template, "row\"""",
         "report_summary": f"""WITH app AS (
-  SELECT report_id,
+  SELECT report_id, report_year,
     {app_totals},
     count(*) AS n_application_cells
-  FROM applications GROUP BY report_id
+  FROM applications GROUP BY report_id, report_year
 ), rl AS (
-  SELECT report_id,
+  SELECT report_id, report_year,
     {rl_totals}
-  FROM reviews_litigation GROUP BY report_id
+  FROM reviews_litigation GROUP BY report_id, report_year
 ), iss AS (
-  SELECT report_id,
+  SELECT report_id, report_year,
     count(*) FILTER (WHERE severity = 'error' AND origin = 'report') AS n_errors,
     count(*) FILTER (WHERE severity = 'warning' AND origin = 'report') AS n_warnings,
     count(*) FILTER (WHERE severity IN ('error', 'warning') AND origin = 'crossyear') AS n_crossyear_issues,
     count(*) FILTER (WHERE severity IN ('error', 'warning')) AS n_failed_checks,
     count(DISTINCT "check") FILTER (WHERE severity IN ('error', 'warning')) AS n_failed_check_types
-  FROM all_issues GROUP BY report_id
+  FROM all_issues GROUP BY report_id, report_year
 )
 SELECT r.report_id, r.report_year, r.agency, k.body_key, r.title, r.source_uri, r.source_format, r.template,
   r.status, r.error, r.n_cells,
@@ -215,10 +297,10 @@ SELECT r.report_id, r.report_year, r.agency, k.body_key, r.title, r.source_uri, 
   coalesce(iss.n_failed_checks, 0) AS n_failed_checks,
   coalesce(iss.n_failed_check_types, 0) AS n_failed_check_types
 FROM reports r
-LEFT JOIN agency_keys k ON k.report_id = r.report_id
-LEFT JOIN app ON app.report_id = r.report_id
-LEFT JOIN rl ON rl.report_id = r.report_id
-LEFT JOIN iss ON iss.report_id = r.report_id""",
+LEFT JOIN agency_keys k ON k.report_id = r.report_id AND k.report_year = r.report_year
+LEFT JOIN app ON app.report_id = r.report_id AND app.report_year = r.report_year
+LEFT JOIN rl ON rl.report_id = r.report_id AND rl.report_year = r.report_year
+LEFT JOIN iss ON iss.report_id = r.report_id AND iss.report_year = r.report_year""",
         "agency_years": """WITH bodies AS (
   SELECT body_key, arg_max(agency, report_year) AS agency, min(report_year) AS first_year,
     max(report_year) AS last_year
@@ -232,7 +314,7 @@ LEFT JOIN iss ON iss.report_id = r.report_id""",
     string_agg(DISTINCT k.link_status, ',' ORDER BY k.link_status) AS link_statuses,
     CAST(sum(s.n_failed_checks) AS BIGINT) AS n_failed_checks,
     CAST(sum(s.n_crossyear_issues) AS BIGINT) AS n_crossyear_issues
-  FROM agency_keys k JOIN report_summary s ON s.report_id = k.report_id
+  FROM agency_keys k JOIN report_summary s ON s.report_id = k.report_id AND s.report_year = k.report_year
   WHERE k.body_key IS NOT NULL
   GROUP BY k.body_key, s.report_year
 )
@@ -249,8 +331,14 @@ VIEW_DATASETS: tuple[str, ...] = (*DATASET_NAMES, CROSSYEAR_DATASET, AGENCY_DATA
 
 
 def create_views(con: duckdb.DuckDBPyConnection, out_dir: Path | str) -> list[str]:
-    """Create (or replace) every catalog view on ``con``'s current schema; return the view names."""
-    out = Path(out_dir)
+    """Create (or replace) every catalog view on ``con``'s current schema; return the view names.
+
+    For a local output, ``file_search_path`` of ``con`` is set to it, so the relative views bind here."""
+    out: Path | str = str(out_dir) if is_remote(out_dir) else Path(out_dir).resolve()
+    if isinstance(out, Path):
+        con.execute(f"SET file_search_path = {_lit(str(out))}")
+    else:
+        register_store(con, out)
     names: list[str] = []
     for name in VIEW_DATASETS:
         con.execute(f"CREATE OR REPLACE VIEW {_q(name)} AS {dataset_view_sql(out, name)}")
@@ -261,19 +349,28 @@ def create_views(con: duckdb.DuckDBPyConnection, out_dir: Path | str) -> list[st
     return names
 
 
-def write_catalog(out_dir: Path | str) -> Path:
-    """Write ``<out>/catalog.duckdb`` (views only, storage v1.4.0) atomically; return its path.
+def write_catalog(out_dir: Path | str, *, catalog: Path | str | None = None, agency_keys: bool = True) -> Path:
+    """Write the catalog (views only, storage v1.4.0) atomically; return its path.
 
-    ``agency_keys`` is (re)derived from the published reports first, so the file is consistent
-    with the data it points at; ``crossyear_issues`` is read as it stands (``run_crossyear_checks``
-    writes it).
+    Local output: ``<out>/catalog.duckdb`` (``catalog`` may name another file in ``out``'s folder only
+    by being None: a relocatable catalog lives next to its data); ``agency_keys`` is (re)derived from the
+    published reports first (unless ``agency_keys`` is False: the caller just wrote them), so the file is
+    consistent with the data it points at; ``crossyear_issues``
+    is read as it stands (``run_crossyear_checks`` writes it). Object-store output: ``catalog`` is the
+    local file to write (default ``./catalog.duckdb``), its views name the ``s3://`` paths.
     """
-    out = Path(out_dir).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    write_agency_keys(out)
-    final = out / CATALOG_FILE
-    tmp = out / f".{CATALOG_FILE}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-    con = duckdb.connect()
+    if is_remote(out_dir):
+        out: Path | str = str(out_dir).rstrip("/")
+        final = Path(catalog or CATALOG_FILE).resolve()
+        final.parent.mkdir(parents=True, exist_ok=True)
+    else:
+        out = Path(out_dir).resolve()
+        out.mkdir(parents=True, exist_ok=True)
+        if agency_keys:
+            write_agency_keys(out)
+        final = out / CATALOG_FILE
+    tmp = final.parent / f".{final.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+    con = duckdb.connect(config=_OFFLINE)
     try:
         con.execute(f"ATTACH {_lit(str(tmp))} AS nianbao_catalog (STORAGE_VERSION {_lit(STORAGE_VERSION)})")
         con.execute("USE nianbao_catalog")
@@ -284,11 +381,13 @@ def write_catalog(out_dir: Path | str) -> Path:
         con.execute("CHECKPOINT")
         con.execute("USE memory")
         con.execute("DETACH nianbao_catalog")
+        _unregister(con)
         con.close()
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, final)
     finally:
+        _unregister(con)
         con.close()
         tmp.unlink(missing_ok=True)
         Path(str(tmp) + ".wal").unlink(missing_ok=True)
@@ -298,12 +397,15 @@ def write_catalog(out_dir: Path | str) -> Path:
 __all__ = [
     "CATALOG_FILE",
     "DERIVED_VIEWS",
+    "ROOT_SQL",
     "VIEW_COLUMNS",
     "VIEW_DATASETS",
     "application_row_order",
+    "connect_catalog",
     "create_views",
     "dataset_view_sql",
     "derived_view_sql",
     "duckdb_type",
+    "register_store",
     "write_catalog",
 ]

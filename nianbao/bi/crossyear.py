@@ -22,9 +22,7 @@ every publish — so the year partitions of ``validation_issues`` stay independe
 
 from __future__ import annotations
 
-import os
 import time
-import uuid
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -33,6 +31,7 @@ import polars as pl
 
 from nianbao import PARSER_VERSION
 from nianbao.bi.agency import AgencyLink, link_agencies
+from nianbao.fsio import atomic_write
 from nianbao.publish.parquet import read_dataset
 from nianbao.template import APPLICANTS
 from schemas import pandera_schema, polars_schema
@@ -178,16 +177,8 @@ def write_single_file(df: pl.DataFrame, out_dir: Path, dataset: str, metadata: d
     ``os.replace``); readers globbing ``*.parquet`` never see the temp file."""
     root = Path(out_dir) / dataset
     root.mkdir(parents=True, exist_ok=True)
-    final = root / f"{dataset}.parquet"
-    tmp = root / f".{dataset}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
-        df.write_parquet(tmp, compression="zstd", statistics=True, metadata=metadata or {})
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return final
+    return atomic_write(root / f"{dataset}.parquet",
+                        lambda tmp: df.write_parquet(tmp, compression="zstd", statistics=True, metadata=metadata or {}))
 
 
 def write_agency_keys(out_dir: Path, reports: pl.DataFrame | None = None) -> tuple[Path, pl.DataFrame]:

@@ -11,12 +11,8 @@ nothing (a Content-Security-Policy forbids it) and its one small script only rec
 from __future__ import annotations
 
 import html
-import math
-import os
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -24,16 +20,12 @@ import duckdb
 
 from nianbao import PARSER_VERSION
 from nianbao.bi.catalog import create_views
+from nianbao.bi.charts import bar_chart, canon, esc, line_chart, num_cell
+from nianbao.bi.problems import FILTER_SCRIPT, Problems, collect_problems, problem_charts, render_problems
+from nianbao.fsio import atomic_write
 
 REPORT_FILE = "quality_report.html"
 TOP_BODIES = 15
-SERIES: tuple[tuple[str, str, str], ...] = (
-    ("new_received", "本年新收 new_received (total)", "#2563eb"),
-    ("total_handled", "办理结果总计 total_handled (total)", "#16a34a"),
-    ("carried_forward", "结转下年度 carried_forward (total)", "#9333ea"),
-    ("administrative_review", "行政复议 administrative_review (total)", "#ea580c"),
-    ("litigation", "行政诉讼 litigation (direct + after review)", "#dc2626"),
-)
 STATUS_COLORS = {"ok": "#16a34a", "partial": "#d97706", "failed": "#dc2626"}
 
 # The queries behind the page (run against the catalog views).
@@ -73,6 +65,7 @@ class QualityData:
     out_dir: str
     generated: str
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    problems: Problems = field(default_factory=Problems)
 
 
 def collect(out_dir: Path | str) -> QualityData:
@@ -86,120 +79,16 @@ def collect(out_dir: Path | str) -> QualityData:
             rel = con.sql(sql)
             cols = rel.columns
             rows[key] = [dict(zip(cols, r, strict=True)) for r in rel.fetchall()]
+        problems = collect_problems(con)
     finally:
         con.close()
-    return QualityData(str(out), datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), rows)
+    return QualityData(str(out), datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), rows, problems)
 
 
 # --- rendering -------------------------------------------------------------------------------
-
-def canon(v: Any) -> str:
-    """The exact, canonical text of a value (what ``data-value`` holds)."""
-    if v is None:
-        return ""
-    if isinstance(v, Decimal):
-        return str(int(v)) if v == v.to_integral_value() else format(v.normalize(), "f")
-    if isinstance(v, float):
-        return str(int(v)) if v.is_integer() else repr(v)
-    return str(v)
-
-
-def _e(s: Any) -> str:
-    return html.escape(canon(s), quote=True)
-
-
-def _num(metric: str, v: Any) -> str:
-    shown = canon(v) if v is not None else "–"
-    return f'<td class="n" data-metric="{_e(metric)}" data-value="{_e(v)}">{html.escape(shown)}</td>'
-
-
-def _fnum(v: Any) -> float:
-    try:
-        return float(v) if v is not None else 0.0
-    except (TypeError, ValueError):
-        return 0.0
-
-
-def bar_chart(items: list[tuple[str, Any, str]], title: str, metric_prefix: str, *, width: int = 760) -> str:
-    """Horizontal bar chart as inline SVG: items are (label, value, colour)."""
-    label_w, value_w, row_h, top = 300, 70, 26, 30
-    bar_w = width - label_w - value_w - 20
-    height = top + row_h * max(len(items), 1) + 10
-    top_v = max((_fnum(v) for _, v, _ in items), default=0.0) or 1.0
-    parts = [f'<svg class="chart" role="img" aria-label="{_e(title)}" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">',
-             f'<text x="0" y="18" class="ct">{_e(title)}</text>']
-    if not items:
-        parts.append(f'<text x="{label_w}" y="{top + 17}" class="muted">none</text>')
-    for i, (label, value, colour) in enumerate(items):
-        y = top + i * row_h
-        w = max(1.0, bar_w * _fnum(value) / top_v) if _fnum(value) > 0 else 0.0
-        short = label if len(label) <= 46 else label[:45] + "…"
-        parts.append(
-            f'<g><title>{_e(label)}: {_e(value)}</title>'
-            f'<text x="{label_w - 8}" y="{y + 17}" text-anchor="end" class="lbl">{_e(short)}</text>'
-            f'<rect x="{label_w}" y="{y + 4}" width="{w:.1f}" height="{row_h - 8}" rx="2" fill="{colour}"/>'
-            f'<text x="{label_w + w + 6:.1f}" y="{y + 17}" class="val" data-metric="{_e(metric_prefix + label)}" '
-            f'data-value="{_e(value)}">{_e(value)}</text></g>')
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def nice_ceiling(v: float) -> float:
-    """The smallest 1, 2, 2.5 or 5 × 10^k that is >= v (1 for v <= 0)."""
-    if v <= 0:
-        return 1.0
-    k = 10 ** math.floor(math.log10(v))
-    for m in (1, 2, 2.5, 5, 10):
-        if m * k >= v:
-            return float(m * k)
-    return float(10 * k)  # pragma: no cover
-
-
-def line_chart(years: list[dict[str, Any]], *, width: int = 760, height: int = 300) -> str:
-    """Year-over-year totals as inline SVG lines, one per series."""
-    left, right, top, bottom = 60, 20, 30, 40
-    pw, ph = width - left - right, height - top - bottom
-    xs = [int(r["report_year"]) for r in years]
-    top_v = nice_ceiling(max((_fnum(r[k]) for r in years for k, _, _ in SERIES), default=0.0))
-    parts = [f'<svg class="chart" role="img" aria-label="year-over-year totals" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">',
-             '<text x="0" y="18" class="ct">Year-over-year totals (sum over the year\'s reports)</text>']
-
-    def px(i: int) -> float:
-        return left + (pw * i / (len(xs) - 1) if len(xs) > 1 else pw / 2)
-
-    def py(v: float) -> float:
-        return top + ph - ph * v / top_v
-
-    for frac in (0.0, 0.25, 0.5, 0.75, 1.0):
-        y = top + ph - ph * frac
-        parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" class="grid"/>'
-                     f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" class="axis">'
-                     f'{canon(Decimal(str(top_v * frac)))}</text>')
-    for i, x in enumerate(xs):
-        parts.append(f'<text x="{px(i):.1f}" y="{top + ph + 18}" text-anchor="middle" class="axis">{x}</text>')
-    for key, label, colour in SERIES:
-        pts = [(px(i), py(_fnum(r[key]))) for i, r in enumerate(years) if r[key] is not None]
-        if len(pts) > 1:
-            parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" '
-                         f'points="{" ".join(f"{a:.1f},{b:.1f}" for a, b in pts)}"/>')
-        for (a, b), r in zip(pts, [r for r in years if r[key] is not None], strict=True):
-            parts.append(f'<circle cx="{a:.1f}" cy="{b:.1f}" r="3.5" fill="{colour}">'
-                         f'<title>{_e(label)} {r["report_year"]}: {_e(r[key])}</title></circle>')
-    lx = left
-    for _key, label, colour in SERIES:
-        short = label.split(" ")[0]
-        parts.append(f'<rect x="{lx}" y="{height - 14}" width="10" height="10" fill="{colour}"/>'
-                     f'<text x="{lx + 14}" y="{height - 5}" class="axis">{_e(short)}</text>')
-        lx += 14 + 13 * len(short) + 16
-    parts.append("</svg>")
-    return "".join(parts)
-
-
 _CSS = """
 body{font-family:"Noto Sans CJK SC","WenQuanYi Zen Hei","Microsoft YaHei",sans-serif;margin:24px;color:#111;
-  max-width:1100px}
+  max-width:1400px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
 .muted{color:#666;fill:#666;font-size:12px}.ct{font-size:14px;font-weight:600;fill:#111}
 .lbl{font-size:12px;fill:#222}.val{font-size:12px;fill:#111}.axis{font-size:11px;fill:#444}
@@ -209,12 +98,17 @@ th{background:#f3f4f6}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .cards{display:flex;gap:12px;flex-wrap:wrap}
 .card{border:1px solid #ddd;border-radius:6px;padding:8px 14px;min-width:120px}
 .card .n{font-size:22px;font-weight:600}.row{display:flex;gap:24px;flex-wrap:wrap}
+.filters{position:sticky;top:0;background:#fff;padding:8px 0;border-bottom:1px solid #ddd;display:flex;gap:14px;
+  flex-wrap:wrap;z-index:1}.filters select{max-width:260px}
+.scroll{overflow-x:auto;max-width:100%}table.ft{font-size:12px}td.code{white-space:nowrap}
+td.act{color:#1e3a8a;font-size:12px;min-width:180px}tr[hidden]{display:none}
 """
 
 _SCRIPT = """(function(){var errs=[];window.addEventListener('error',function(e){errs.push(String(e.message));
 document.documentElement.setAttribute('data-errors',errs.join(' | '));});
 document.addEventListener('DOMContentLoaded',function(){var n=document.querySelectorAll('svg.chart').length;
-document.body.setAttribute('data-rendered',String(n));});})();"""
+document.body.setAttribute('data-rendered',String(n));});})();
+""" + FILTER_SCRIPT
 
 
 def _table(head: list[str], rows: list[str]) -> str:
@@ -228,7 +122,7 @@ def render(data: QualityData) -> str:
     tot = r["totals"][0] if r["totals"] else {"reports": 0, "bodies": 0, "years": 0, "failed_checks": 0}
     cards = "".join(
         f'<div class="card"><div class="muted">{html.escape(label)}</div>'
-        f'<div class="n" data-metric="totals:{key}" data-value="{_e(tot[key])}">{_e(tot[key])}</div></div>'
+        f'<div class="n" data-metric="totals:{key}" data-value="{esc(tot[key])}">{esc(tot[key])}</div></div>'
         for key, label in (("reports", "reports"), ("bodies", "bodies (agency keys)"), ("years", "years"),
                            ("failed_checks", "failed checks (error + warning rows)")))
     status_items = [(str(x["status"]), x["n"], STATUS_COLORS.get(str(x["status"]), "#6b7280")) for x in r["status"]]
@@ -237,19 +131,19 @@ def render(data: QualityData) -> str:
                    for x in r["checks"]]
     body_items = [(str(x["body"]), x["failed_checks"], "#b91c1c") for x in r["bodies"]]
     body_rows = [
-        "<tr>" + f'<td>{_e(x["body"])}</td><td>{_e(x["agency"])}</td><td>{_e(x["years"])}</td>'
-        + _num(f'bodies:{x["body"]}:reports', x["reports"]) + _num(f'bodies:{x["body"]}:failed_checks',
+        "<tr>" + f'<td>{esc(x["body"])}</td><td>{esc(x["agency"])}</td><td>{esc(x["years"])}</td>'
+        + num_cell(f'bodies:{x["body"]}:reports', x["reports"]) + num_cell(f'bodies:{x["body"]}:failed_checks',
                                                                    x["failed_checks"])
-        + _num(f'bodies:{x["body"]}:crossyear', x["crossyear"]) + "</tr>" for x in r["bodies"]]
+        + num_cell(f'bodies:{x["body"]}:crossyear', x["crossyear"]) + "</tr>" for x in r["bodies"]]
     year_cols = ["reports", "ok", "partial", "failed", "new_received", "total_handled", "carried_forward",
                  "administrative_review", "litigation", "failed_checks"]
-    year_rows = ["<tr>" + f'<td>{_e(x["report_year"])}</td>'
-                 + "".join(_num(f'years:{x["report_year"]}:{c}', x[c]) for c in year_cols) + "</tr>"
+    year_rows = ["<tr>" + f'<td>{esc(x["report_year"])}</td>'
+                 + "".join(num_cell(f'years:{x["report_year"]}:{c}', x[c]) for c in year_cols) + "</tr>"
                  for x in r["years"]]
-    missing_rows = [f'<tr><td>{_e(x["report_year"])}</td><td>{_e(x["body_key"])}</td><td>{_e(x["agency"])}</td></tr>'
+    missing_rows = [f'<tr><td>{esc(x["report_year"])}</td><td>{esc(x["body_key"])}</td><td>{esc(x["agency"])}</td></tr>'
                     for x in r["missing"]]
-    check_rows = ["<tr>" + f'<td>{_e(x["check"])}</td><td>{_e(x["origin"])}</td>'
-                  + _num(f'checks:{x["check"]}:{x["origin"]}', x["n"]) + "</tr>" for x in r["checks"]]
+    check_rows = ["<tr>" + f'<td>{esc(x["check"])}</td><td>{esc(x["origin"])}</td>'
+                  + num_cell(f'checks:{x["check"]}:{x["origin"]}', x["n"]) + "</tr>" for x in r["checks"]]
     parts = [
         "<!DOCTYPE html>", '<html lang="zh-CN"><head><meta charset="utf-8">',
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
@@ -258,9 +152,11 @@ def render(data: QualityData) -> str:
         "<title>nianbao quality report</title>", f"<style>{_CSS}</style>", f"<script>{_SCRIPT}</script>",
         "</head><body>",
         "<h1>nianbao quality report · 政府信息公开工作年度报告</h1>",
-        f'<div class="muted">outputs: {_e(data.out_dir)} · generated {_e(data.generated)} · {_e(PARSER_VERSION)} · '
+        f'<div class="muted">outputs: {esc(data.out_dir)} · generated {esc(data.generated)} · {esc(PARSER_VERSION)} · '
         "numbers computed with DuckDB over the published Parquet (the catalog views)</div>",
         f'<h2>Overview</h2><div class="cards">{cards}</div>',
+        "<h2>Problems by code, and cells published by format</h2>", problem_charts(data.problems),
+        render_problems(data.problems),
         '<h2>Reports per status and format</h2><div class="row">',
         bar_chart(status_items, "reports per status", "status:", width=520),
         bar_chart(format_items, "reports per source format", "format:", width=520), "</div>",
@@ -288,14 +184,7 @@ def write_quality_report(out_dir: Path | str) -> Path:
     """Compute the numbers and write ``<out>/quality_report.html`` atomically; return its path."""
     out = Path(out_dir).resolve()
     page = render(collect(out))
-    final = out / REPORT_FILE
-    tmp = out / f".{REPORT_FILE}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
-        tmp.write_text(page, encoding="utf-8")
-        os.replace(tmp, final)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return final
+    return atomic_write(out / REPORT_FILE, page)
 
 
 __all__ = ["QUERIES", "REPORT_FILE", "QualityData", "canon", "collect", "render", "write_quality_report"]

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from nianbao.grammar import parse_numbering
 from nianbao.model import Cell, Grid
-from nianbao.normalize import ParsedValue, normalize_label, parse_value
+from nianbao.normalize import ParsedValue, normalize_label, parse_value, strip_spaces
 from nianbao.results import CellValue, Problem
 from nianbao.template import (
     APPLICANTS,
@@ -23,6 +24,7 @@ from nianbao.template import (
     TableTemplate,
     TemplateVersion,
 )
+from nianbao.variants import variants_of
 
 
 @dataclass
@@ -78,8 +80,8 @@ def table_rows(grids: list[Grid]) -> list[TableRow]:
             # A value cell that spans down from an earlier row belongs to that row only.
             values = [c for c in values if c.row == r or c.rowspan == 1]
             if not grid.positional:
-                while values and not values[-1].text.strip():
-                    values.pop()
+                # Trailing empty fields stay: a row of 7 fields whose last is empty printed a blank total
+                # (``_value_cells`` drops empty fields beyond the template's count).
                 while values and not values[0].text.strip():
                     values.pop(0)
             out.append(TableRow(labels, values, gi))
@@ -98,7 +100,7 @@ def match_label(label: str, rows: tuple[Row, ...]) -> tuple[str | None, float]:
         return None, 0.0
     best: dict[str, float] = {}
     for row in rows:
-        for variant in row.labels:
+        for variant in (*row.labels, *variants_of(row.key)):
             v = normalize_label(variant)
             if not v:
                 continue
@@ -123,7 +125,8 @@ def match_label(label: str, rows: tuple[Row, ...]) -> tuple[str | None, float]:
 def _is_prefix_of_variant(label: str, rows: tuple[Row, ...]) -> bool:
     norm = normalize_label(label)
     return len(norm) >= 2 and any(
-        normalize_label(v).startswith(norm) or norm in normalize_label(v) for r in rows for v in r.labels)
+        normalize_label(v).startswith(norm) or norm in normalize_label(v)
+        for r in rows for v in (*r.labels, *variants_of(r.key)))
 
 
 def identify_rows(rows: list[TableRow], template_rows: tuple[Row, ...]) -> list[tuple[TableRow, str | None]]:
@@ -137,20 +140,31 @@ def identify_rows(rows: list[TableRow], template_rows: tuple[Row, ...]) -> list[
     for i, row in enumerate(rows):
         if not row.has_values:
             continue
+        prev = rows[i - 1] if i > 0 and not rows[i - 1].has_values and rows[i - 1].label_cells else None
+        nxt = rows[i + 1] if i + 1 < len(rows) and not rows[i + 1].has_values else None
+        if not row.label_cells:
+            # A detached label row: the label printed alone, its values on the next row (converters that
+            # break a row at a line break in its label cell). Keyed only when that label names a row.
+            key = None
+            if prev is not None:
+                key, score = match_label(prev.last_label, template_rows)
+                if key is None:
+                    whole, score = match_label(prev.label, template_rows)
+                    key = whole if score >= 2 else None
+            out.append((row, key))
+            continue
         key, _ = match_label(row.last_label, template_rows)
         fragment = key is None and _is_prefix_of_variant(row.last_label, template_rows)
-        if key is None and row.label_cells:
+        if key is None:
             # A label split over two grid rows (wrapped, or cut by a page break): join it first, so a
-            # fragment is never keyed through its group label (（六）其他处理 → other_handling).
-            prev = rows[i - 1] if i > 0 and not rows[i - 1].has_values else None
-            nxt = rows[i + 1] if i + 1 < len(rows) and not rows[i + 1].has_values else None
+            # fragment is never keyed through its group label (（六）其他处理 → other_handling). A row that
+            # starts with item numbering or names a row by itself begins a new row: it is no continuation.
             candidates = []
-            if nxt is not None and fragment:
+            if nxt is not None and fragment and not _starts_new_row(nxt.label, template_rows):
                 candidates.append(row.last_label + nxt.label)
-            if prev is not None:
+            if prev is not None and not _starts_new_row(row.last_label, template_rows):
                 candidates.append(prev.label + row.last_label)
-                if prev.label_cells:
-                    candidates.append(prev.last_label + row.last_label)
+                candidates.append(prev.last_label + row.last_label)
             for cand in candidates:
                 key, _ = match_label(cand, template_rows)
                 if key is not None:
@@ -161,6 +175,12 @@ def identify_rows(rows: list[TableRow], template_rows: tuple[Row, ...]) -> list[
             key = whole if score >= 2 else None
         out.append((row, key))
     return out
+
+
+def _starts_new_row(label: str, template_rows: tuple[Row, ...]) -> bool:
+    """True when a label fragment begins a row of its own: item numbering first, or a row's whole label."""
+    n = parse_numbering(strip_spaces(label))
+    return (n.style is not None and n.separated) or match_label(label, template_rows)[1] >= 3
 
 
 def _value_cells(row: TableRow, n: int, col_map: dict[str, int] | None, keys: tuple[str, ...]
@@ -234,9 +254,9 @@ def map_applications(grids: list[Grid]) -> TableResult:
         version = "2021"
     elif has_2019 and not has_2021:
         version = "2019"
-    elif n == 25:
+    elif n == len(TABLES[("applications", "2021")].rows):
         version = "2021"
-    elif n == 23:
+    elif n == len(TABLES[("applications", "2019")].rows):
         version = "2019"
     else:
         version = None
@@ -357,27 +377,28 @@ def map_reviews(grids: list[Grid]) -> TableResult:
     """Given the grids of section 4, return the keyed cells of the reviews/litigation table."""
     result = TableResult("reviews_litigation", "2021")
     keys = [(p.key, o.key) for p in PROCEEDINGS for o in OUTCOMES]
+    width = len(keys)  # the whole table is printed as one row of numbers
     rows = [r for r in table_rows(grids) if r.has_values]
     values: list[Cell] | None = None
     for r in rows:
-        if len(r.value_cells) == 15:
+        if len(r.value_cells) == width:
             values = r.value_cells
             break
     if values is None:
-        # The 15 numbers may be split over consecutive rows (a page break, or 5 + 10).
+        # The numbers may be split over consecutive rows (a page break, or 5 + 10).
         acc: list[Cell] = []
         for r in rows:
             acc.extend(r.value_cells)
-            if len(acc) == 15:
+            if len(acc) == width:
                 values = acc
                 break
-            if len(acc) > 15:
+            if len(acc) > width:
                 break
     if values is None:
         result.version = None
         if rows:
             result.problems.append(Problem("row_value_count", "error", "reviews_litigation",
-                                           "no row of 15 values found; the table is left out", expected="15",
+                                           f"no row of {width} values found; the table is left out", expected=str(width),
                                            actual=",".join(str(len(r.value_cells)) for r in rows)))
         else:
             result.problems.append(Problem("table_missing", "error", "reviews_litigation",

@@ -12,7 +12,7 @@ content-addressed cache so a rerun does not download again.
   complete, so a half download is never used. ``<cache>/urls/`` remembers which bytes a URL served:
   a rerun reads them back (after checking their hash) without touching the network.
 
-The file's type is sniffed from its bytes later (``pipeline.sniff_format``); the URL's extension
+The file's type is sniffed from its bytes later (``nianbao.read.sniff_format``); the URL's extension
 and the server's Content-Type are only recorded.
 """
 

@@ -24,8 +24,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from nianbao.errors import FileTooLargeError, NianbaoError
+from nianbao.read import SUFFIXES  # noqa: F401 - the one list of readable formats, re-exported for the walk
 
-SUFFIXES = {".txt", ".html", ".htm", ".pdf", ".docx", ".doc", ".wps", ".rtf", ".shtml", ".xhtml"}
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _YEAR = re.compile(r"^\s*(\d{4})(?:\.0+)?\s*年?\s*$")
@@ -73,7 +73,7 @@ def expand_sources(sources: list[str], year: int | None = None) -> list[SourceIt
             for f in sorted(base.rglob("*")):
                 rel = f.relative_to(base).parts
                 if f.is_file() and not any(p.startswith((".", "_")) for p in rel) and not f.name.endswith(".json") \
-                        and f.suffix.lower() not in {".md", ".csv", ".parquet"}:
+                        and f.suffix.lower() not in {".csv", ".parquet"}:
                     items.append(SourceItem(str(f), year=year))
         elif path.suffix.lower() in {".csv", ".parquet"}:
             items.extend(read_manifest(path))

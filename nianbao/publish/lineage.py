@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from nianbao import PARSER_VERSION, __version__
+from nianbao.fsio import atomic_write
 from nianbao.location import is_remote
 from nianbao.publish.objectstore import open_store, write_json
 from nianbao.settings import Settings
@@ -129,17 +129,7 @@ def write_manifest(out_dir: str | Path, manifest: dict[str, Any], settings: Sett
     if is_remote(out_dir):
         return write_json(open_store(str(out_dir), settings), f"_manifests/{manifest['batch_id']}.json", manifest)
     path = manifest_path(out_dir, manifest["batch_id"])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".manifest.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(manifest, fh, ensure_ascii=False, indent=1, default=str)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, json.dumps(manifest, ensure_ascii=False, indent=1, default=str))
     return str(path.resolve())
 
 

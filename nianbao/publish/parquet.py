@@ -3,12 +3,13 @@
 Lineage is added here, at the write boundary: ``parser_version``, ``batch_id`` and
 ``flow_run_id`` on every row; page and position on every cell.
 
-Layout: ``<out>/<dataset>/report_year=<Y>/part-<batch_id>.parquet`` (zstd). A year is first
-written completely under ``<out>/.staging/<batch_id>/`` (outside every dataset root), a
-``COMMIT`` marker is written, and each dataset's partition directory is then exchanged with
-the live one by an atomic ``renameat2(RENAME_EXCHANGE)`` (two renames where unavailable). A
-publish interrupted after its marker is rolled forward by the next publish; one interrupted
-before is discarded. Readers never see a half-written partition.
+Layout: ``<out>/<dataset>/report_year=<Y>/part-<batch_id>.parquet`` (zstd). A local publish is one
+commit of the versioned journal (``nianbao.publish.journal``): each year's generation is written
+completely under ``<out>/_journal/versions/``, HEAD.json is replaced atomically (the commit), and the
+live partitions are hard links of the version HEAD names, swapped in by ``renameat2(RENAME_EXCHANGE)``.
+Readers never see a half-written partition; a crash rolls forward or back to a committed state; a year
+can be rolled back to its previous version. The publish contract (``nianbao.publish.contract``) decides
+whether the batch may replace the year at all.
 
 An object store output (``s3://...``) has no rename: ``write_partitions_to_store`` publishes the
 same bytes through a commit log instead (``nianbao.publish.objectstore``).
@@ -16,16 +17,9 @@ same bytes through a commit log instead (``nianbao.publish.objectstore``).
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import fcntl
 import io
 import json
-import os
-import shutil
-import time
 from collections.abc import Iterable, Iterator
-from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -35,39 +29,16 @@ import polars as pl
 from pandera.errors import SchemaErrors
 
 from nianbao.location import is_remote
-from nianbao.publish.objectstore import ObjectStore, open_store, publish_to_store, read_store_dataset
+from nianbao.publish import journal
+from nianbao.publish.contract import check_contract, readable_counts, readable_ids
+from nianbao.publish.objectstore import ObjectStore, ObjectStoreError, open_store, publish_to_store, read_store_dataset
 from nianbao.results import ReportResult
 from nianbao.template import TABLE_KEY_COLUMNS, TABLES
 from schemas import DATASET_NAMES, DATASETS, pandera_schema, polars_schema
 
-STAGING = ".staging"
-LOCKS = ".locks"
-
-
-class PublishLockedError(RuntimeError):
-    """Another run is publishing the same year to the same output; raised after waiting ``timeout`` seconds."""
-
-
-@contextmanager
-def _flock(path: Path, timeout: float | None, what: str) -> Iterator[None]:
-    """Hold an exclusive advisory lock on ``path``; wait up to ``timeout`` (None: forever)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fh = open(path, "a+")  # noqa: SIM115 - held across the yield below, closed in finally
-    deadline = None if timeout is None else time.monotonic() + timeout
-    try:
-        while True:
-            try:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise PublishLockedError(
-                        f"{what} is being published by another run (lock {path}); wait for it to finish and rerun, "
-                        "or raise the lock timeout") from None
-                time.sleep(0.2)
-        yield
-    finally:
-        fh.close()
+STAGING = ".staging"  # the pre-journal staging folder; never read (kept for old outputs' tidy-up)
+LOCKS = journal.LOCKS
+PublishLockedError = journal.PublishLockedError
 
 
 @dataclass(frozen=True)
@@ -100,6 +71,8 @@ def build_frames(results: Iterable[ReportResult], year_of: dict[str, int], linea
     rows: dict[str, list[dict[str, Any]]] = {d: [] for d in DATASET_NAMES}
     lin = {"batch_id": lineage.batch_id, "flow_run_id": lineage.flow_run_id}
     for r in results:
+        if r.report_id not in year_of:
+            continue  # held back (year unknown or another year's report): recorded in the manifest, not published
         year = year_of[r.report_id]
         base = {"report_id": r.report_id, "report_year": year}
         n_cells = 0
@@ -168,96 +141,93 @@ def validate_frames(frames: dict[str, pl.DataFrame], lineage: Lineage, parser_ve
     return out
 
 
-# --- atomic partition swap ---------------------------------------------------------------
+# --- the local publish ---------------------------------------------------------------------
 
-_RENAME_EXCHANGE = 2
-_AT_FDCWD = -100
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-_renameat2 = getattr(_libc, "renameat2", None)
-
-
-def exchange_dirs(a: Path, b: Path) -> None:
-    """Atomically swap two existing directories (Linux renameat2); two renames elsewhere."""
-    if _renameat2 is not None:
-        rc = _renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
-        if rc == 0:
-            return
-    tmp = b.with_name(b.name + ".swap")
-    os.rename(b, tmp)
-    os.rename(a, b)
-    os.rename(tmp, a)
+def _published_counts(out: Path, years: list[int]) -> dict[int, int]:
+    """Readable reports per year as committed (HEAD), or in a year's live partition when it predates the journal."""
+    head = journal.read_head(out)
+    counts: dict[int, int] = {}
+    for y in years:
+        state = head["years"].get(str(y))
+        if state is not None:
+            counts[y] = int(state["readable"])
+        else:
+            files = sorted(journal.live_dir(out, "reports", y).glob("*.parquet"))
+            if files:
+                counts[y] = readable_counts(pl.read_parquet(files, columns=["report_year", "status"])).get(y, 0)
+    return counts
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _swap_in(stage: Path, out: Path, marker: dict[str, Any]) -> None:
-    for name in marker["datasets"]:
-        for year in marker["years"]:
-            src = stage / name / f"report_year={year}"
-            if not src.exists():
-                continue  # already swapped in by an earlier, interrupted publish
-            dst = out / name / f"report_year={year}"
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            if dst.exists():
-                exchange_dirs(src, dst)
-                shutil.rmtree(src)  # now holds the previous partition
-            else:
-                os.rename(src, dst)
-    shutil.rmtree(stage, ignore_errors=True)
-
-
-def recover(out: Path) -> list[str]:
-    """Finish publishes that committed but were interrupted; discard those that did not. Return what was done."""
-    done: list[str] = []
-    root = out / STAGING
-    if not root.exists():
-        return done
-    for stage in sorted(p for p in root.iterdir() if p.is_dir()):
-        lock = stage.with_name(stage.name + ".lock")
-        try:
-            with _flock(lock, 0.0, f"staging {stage.name}"):
-                if not stage.exists():
-                    continue  # another run recovered it meanwhile
-                commit = stage / "COMMIT"
-                if commit.exists():
-                    _swap_in(stage, out, json.loads(commit.read_text()))
-                    done.append(f"rolled forward {stage.name}")
-                else:
-                    shutil.rmtree(stage, ignore_errors=True)
-                    done.append(f"discarded incomplete {stage.name}")
-            lock.unlink(missing_ok=True)
-        except PublishLockedError:
-            continue  # a live run is writing (or recovering) it right now
-    return done
+def _legacy_meta(out: Path, year: int) -> dict[str, Any]:
+    files = sorted(journal.live_dir(out, "reports", year).glob("*.parquet"))
+    reports = (pl.read_parquet(files, columns=["report_id", "report_year", "status"]) if files
+               else pl.DataFrame(schema={"report_id": pl.String, "report_year": pl.Int32, "status": pl.String}))
+    return {"batch_id": "legacy", "years": [year], "readable": readable_counts(reports).get(year, 0),
+            "reports": reports.height, "readable_ids": readable_ids(reports, year), "files": {}}
 
 
 def write_partitions(frames: dict[str, pl.DataFrame], out: Path, years: list[int], batch_id: str,
-                     metadata: dict[str, str] | None = None, lock_timeout: float | None = 3600.0
-                     ) -> list[dict[str, Any]]:
-    """Write the frames' rows of ``years`` as new partitions and swap them in; return the files written.
+                     metadata: dict[str, str] | None = None, lock_timeout: float | None = 0.0, *,
+                     allow_shrink: bool = False, keep_versions: int = journal.KEEP_VERSIONS) -> list[dict[str, Any]]:
+    """Publish the frames' rows of ``years`` as one journal commit; return the files written (live paths).
 
-    Every dataset gets a partition for every year, even an empty one, so a rerun that finds fewer
-    rows replaces the old ones instead of leaving them behind. Two runs publishing the same year
-    to the same output take turns (a per-year lock; the second waits up to ``lock_timeout`` seconds,
-    then fails with ``PublishLockedError``); runs of different years proceed in parallel.
+    Every dataset gets a partition for every year, even an empty one, so a rerun that finds fewer rows
+    replaces the old ones instead of leaving them behind. Raises ``NothingToPublishError`` /
+    ``PublishRefusedError`` (the contract; nothing changes) and ``PublishConflictError`` when another run
+    holds one of the years for longer than ``lock_timeout`` seconds (default: fail at once, one run wins).
+    Runs of different years proceed in parallel; they meet only for the moment of the commit.
     """
+    out = Path(out)
+    years = sorted(set(years))
+    where = str(out)
+    # Refused before any lock or write when the batch read nothing (the year's counts are not needed).
+    check_contract(frames["reports"], years, {}, allow_shrink=True, where=where)
     out.mkdir(parents=True, exist_ok=True)
-    with ExitStack() as locks:
-        for year in sorted(set(years)):  # sorted: two runs never wait on each other crosswise
-            locks.enter_context(_flock(out / LOCKS / f"report_year={year}.lock", lock_timeout,
-                                       f"report_year={year} of {out}"))
-        stage_lock = out / STAGING / f"{batch_id}.lock"
-        locks.enter_context(_flock(stage_lock, 0.0, f"batch {batch_id}"))
-        recover(out)
-        files = _write_locked(frames, out, years, batch_id, metadata)
-        stage_lock.unlink(missing_ok=True)
-        return files
+    datasets = list(DATASET_NAMES)
+    with journal.session(out, years, datasets, lock_timeout) as scratch:
+        check_contract(frames["reports"], years, _published_counts(out, years), allow_shrink=allow_shrink,
+                       where=where)
+        journal.step("checked")
+        meta = _parquet_metadata(metadata)
+        staged: dict[int, dict[str, tuple[str, bytes]]] = {y: {} for y in years}
+        files: list[dict[str, Any]] = []
+        for name, year, part in _partitions(frames, years):
+            buf = io.BytesIO()
+            part.write_parquet(buf, compression="zstd", statistics=True, metadata=meta)
+            data = buf.getvalue()
+            fname = f"part-{batch_id}.parquet"
+            staged[year][name] = (fname, data)
+            files.append({"dataset": name, "report_year": year, "path": str(journal.live_dir(out, name, year) / fname),
+                          "rows": part.height, "bytes": len(data), "sha256": journal.sha256_bytes(data)})
+        metas = {y: {"batch_id": batch_id, "years": years, "readable": readable_counts(frames["reports"]).get(y, 0),
+                     "reports": frames["reports"].filter(pl.col("report_year") == y).height,
+                     "readable_ids": readable_ids(frames["reports"], y),
+                     "files": {f["dataset"]: {k: f[k] for k in ("rows", "bytes", "sha256")}
+                               for f in files if f["report_year"] == y}} for y in years}
+        journal.publish_versions(out, staged, metas, datasets, scratch=scratch,
+                                 legacy_meta={y: _legacy_meta(out, y) for y in years},
+                                 keep_versions=keep_versions, what=f"publish {batch_id}")
+    return files
+
+
+def recover(out: Path) -> list[str]:
+    """Bring every year whose lock is free back to its committed state (live == HEAD); return what was done."""
+    return journal.recover(Path(out), list(DATASET_NAMES))
+
+
+def rollback(out: Path, year: int, lock_timeout: float | None = 0.0) -> dict[str, Any]:
+    """Make the previous version of ``year`` current again; the year then reads byte for byte as before."""
+    return journal.rollback(Path(out), year, list(DATASET_NAMES), lock_timeout)
+
+
+def published_years(out: Path | str, report_ids: Iterable[str], settings: Any = None) -> dict[str, int]:
+    """Given report ids, return the year each is published under as a readable report (absent: nowhere)."""
+    wanted = set(report_ids)
+    if not wanted:
+        return {}
+    reports = read_dataset(out, "reports", settings)
+    hits = reports.filter((pl.col("status") != "failed") & pl.col("report_id").is_in(sorted(wanted)))
+    return {str(r): int(y) for r, y in hits.select("report_id", "report_year").iter_rows()}
 
 
 def _partitions(frames: dict[str, pl.DataFrame], years: list[int]) -> Iterator[tuple[str, int, pl.DataFrame]]:
@@ -275,38 +245,23 @@ def _parquet_metadata(metadata: dict[str, str] | None) -> dict[str, str]:
     return {"nianbao": json.dumps(metadata or {}, ensure_ascii=False)}
 
 
-def _write_locked(frames: dict[str, pl.DataFrame], out: Path, years: list[int], batch_id: str,
-                  metadata: dict[str, str] | None) -> list[dict[str, Any]]:
-    stage = out / STAGING / batch_id
-    if stage.exists():
-        shutil.rmtree(stage)
-    files: list[dict[str, Any]] = []
-    meta = _parquet_metadata(metadata)
-    for name, year, part in _partitions(frames, years):
-        pdir = stage / name / f"report_year={year}"
-        pdir.mkdir(parents=True, exist_ok=True)
-        path = pdir / f"part-{batch_id}.parquet"
-        part.write_parquet(path, compression="zstd", statistics=True, metadata=meta)
-        with open(path, "rb") as fh:
-            os.fsync(fh.fileno())
-        live = out / name / f"report_year={year}" / path.name
-        files.append({"dataset": name, "report_year": year, "path": str(live), "rows": part.height,
-                      "bytes": path.stat().st_size})
-    marker = {"datasets": list(DATASET_NAMES), "years": years, "batch_id": batch_id}
-    tmp = stage / "COMMIT.tmp"
-    tmp.write_text(json.dumps(marker))
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.rename(tmp, stage / "COMMIT")
-    _fsync_dir(stage)
-    _swap_in(stage, out, marker)
-    return files
-
-
 def write_partitions_to_store(frames: dict[str, pl.DataFrame], store: ObjectStore, years: list[int],
-                              batch_id: str, metadata: dict[str, str] | None = None) -> list[dict[str, Any]]:
+                              batch_id: str, metadata: dict[str, str] | None = None, *, allow_shrink: bool = False
+                              ) -> list[dict[str, Any]]:
     """Write the frames' rows of ``years`` to an object store (stage, commit record, roll forward; see
-    ``nianbao.publish.objectstore``); return the files written with their sha256. Same bytes as a local publish."""
+    ``nianbao.publish.objectstore``); return the files written with their sha256. Same bytes as a local publish.
+    The publish contract is checked against what the store holds (without a lock: an object store has none)."""
+    check_contract(frames["reports"], years, {}, allow_shrink=True, where=store.uri)
+    try:
+        published = read_store_dataset(store, "reports", polars_schema("reports"))
+    except OSError as exc:
+        if isinstance(exc, ObjectStoreError):
+            raise
+        raise ObjectStoreError(
+            f"publishing batch {batch_id} to {store.uri} failed reading what is published: {exc}. Check that the "
+            "bucket exists, the credentials and the endpoint (setting s3_endpoint_url or AWS_ENDPOINT_URL); the "
+            "last published output is intact, rerun the batch once the store is reachable") from exc
+    check_contract(frames["reports"], years, readable_counts(published), allow_shrink=allow_shrink, where=store.uri)
     meta = _parquet_metadata(metadata)
 
     def encoded() -> Iterator[tuple[str, int, int, bytes]]:
@@ -319,14 +274,15 @@ def write_partitions_to_store(frames: dict[str, pl.DataFrame], store: ObjectStor
 
 
 def read_dataset(out: Path | str, name: str, settings: Any = None) -> pl.DataFrame:
-    """Read a published dataset back (hive partitions; staging never included). ``out`` may be an
-    object store URI (``settings`` then gives its endpoint)."""
+    """Read a published dataset back as committed (the versions HEAD names; the live partitions equal them
+    once a publish or recovery has finished). ``out`` may be an object store URI (``settings`` gives its
+    endpoint)."""
     if is_remote(out):
         return read_store_dataset(open_store(str(out), settings), name, polars_schema(name))
     root = Path(out) / name
-    if not root.exists():
-        return pl.DataFrame(schema=polars_schema(name))
-    files = sorted(str(p) for p in root.glob("report_year=*/*.parquet"))
+    committed = journal.committed_files(Path(out), name)
+    files = (sorted(str(p) for p in root.glob("report_year=*/*.parquet")) if committed is None
+             else [str(p) for p in committed])
     if not files:
         return pl.DataFrame(schema=polars_schema(name))
     return pl.read_parquet(files, hive_partitioning=False).select(list(polars_schema(name)))
@@ -336,8 +292,10 @@ __all__ = [
     "DATASETS",
     "Lineage",
     "build_frames",
+    "published_years",
     "read_dataset",
     "recover",
+    "rollback",
     "validate_frames",
     "write_partitions",
     "write_partitions_to_store",

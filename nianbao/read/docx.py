@@ -47,8 +47,8 @@ _VAL = _q("val")
 _SKIP = {_q("del"), _q("moveFrom"), _q("pPr"), _q("rPr"), _q("instrText"), _q("delText"), _q("delInstrText"),
          f"{{{_MC}}}Fallback"}
 
-_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_ENCRYPTED_STREAM = "EncryptedPackage".encode("utf-16-le")
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+ENCRYPTED_STREAM = "EncryptedPackage".encode("utf-16-le")
 _WML_MAIN_TYPES = {
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml",
     "application/vnd.openxmlformats-officedocument.wordprocessingml.template.main+xml",
@@ -92,8 +92,8 @@ def _check_unpacked_size(data: bytes, source: str) -> None:
 def _open_body(data: bytes, source: str) -> Any:
     if not data:
         raise EmptyFileError("empty DOCX file", source=source)
-    if data.startswith(_OLE_MAGIC):
-        if _ENCRYPTED_STREAM in data:
+    if data.startswith(OLE_MAGIC):
+        if ENCRYPTED_STREAM in data:
             raise EncryptedDocumentError("encrypted Office document (password-protected DOCX)", source=source)
         raise CorruptFileError("an OLE compound file (legacy .doc/.wps), not a DOCX: read it as .doc",
                                source=source)

@@ -22,7 +22,6 @@ Block ``Origin.line`` is the 1-based ordinal of the block in ``Document.blocks``
 
 from __future__ import annotations
 
-import codecs
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,86 +30,11 @@ from typing import Any
 import lxml.html
 from lxml import etree
 
-from nianbao.errors import CorruptFileError, DecodeError, NianbaoError
+from nianbao.errors import CorruptFileError, NianbaoError
+from nianbao.grammar import section_of
 from nianbao.model import Block, Cell, Document, Grid, Origin, TextBlock
 from nianbao.normalize import strip_spaces
-
-# ---------------------------------------------------------------------------------------------------------
-# Decoding
-
-_BOMS: tuple[tuple[bytes, str], ...] = (
-    (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF32_LE, "utf-32-le"),  # before UTF-16 LE: its BOM starts with FF FE too
-    (codecs.BOM_UTF32_BE, "utf-32-be"),
-    (b"\x84\x31\x95\x33", "gb18030"),
-    (codecs.BOM_UTF16_LE, "utf-16-le"),
-    (codecs.BOM_UTF16_BE, "utf-16-be"),
-)
-_META_CHARSET = re.compile(
-    rb"""<meta[^>]{0,1024}?charset\s*=\s*["']?\s*([a-z0-9._:\-]{1,40})|<\?xml[^>]{0,200}?encoding\s*=\s*["']([a-z0-9._:\-]{1,40})""",
-    re.IGNORECASE,
-)
-_SNIFF_BYTES = 65536
-# Declared labels we honour, mapped to the Python codec that reads them (supersets where one exists).
-_MULTIBYTE = {
-    **dict.fromkeys(("utf-8", "utf8", "unicode-1-1-utf-8", "utf-16", "utf-16le", "utf-16be", "ucs-2"), "utf-8"),
-    **dict.fromkeys(
-        ("gb2312", "gbk", "gb18030", "gb_2312", "gb_2312-80", "x-gbk", "cp936", "ms936", "windows-936", "csgb2312",
-         "chinese", "iso-ir-58", "euc-cn", "x-euc-cn", "gb2312-80", "csiso58gb231280"),
-        "gb18030",
-    ),
-    **dict.fromkeys(("big5", "big5-hkscs", "x-x-big5", "cn-big5", "csbig5", "cp950"), "big5hkscs"),
-    **dict.fromkeys(("shift_jis", "shift-jis", "sjis", "x-sjis", "ms_kanji", "windows-31j", "cp932"), "cp932"),
-    **dict.fromkeys(("euc-jp", "x-euc-jp"), "euc_jp"),
-    **dict.fromkeys(("euc-kr", "ks_c_5601-1987", "windows-949", "cp949"), "cp949"),
-}
-# Single-byte labels decode almost any bytes, so a wrong one (common on Chinese sites) must come last.
-_SINGLE_BYTE = {
-    **dict.fromkeys(("iso-8859-1", "latin1", "latin-1", "l1", "us-ascii", "ascii", "windows-1252", "cp1252"), "cp1252"),
-}
-_CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f\ufffe\uffff]")
-
-
-def _declared_charset(head: bytes) -> str | None:
-    m = _META_CHARSET.search(head)
-    if not m:
-        return None
-    return (m.group(1) or m.group(2)).decode("ascii").strip().lower()
-
-
-def decode_html(data: bytes, source: str = "") -> str:
-    """Given the bytes of an HTML page, return its text; raise ``DecodeError`` if no encoding fits.
-
-    Order: BOM; valid UTF-8 containing non-Latin text (self-authenticating, even against a wrong legacy
-    declaration); the declared charset if it decodes cleanly; UTF-8; GB18030; a declared single-byte charset.
-    The first clean (strict) decode wins: U+FFFD it holds are in the page itself (reading UTF-8 "\ufffd" as
-    GB18030 would give 锟斤拷). If nothing decodes cleanly, the candidate with the fewest U+FFFD is used when
-    they are at most 1 % of the text (a corrupted byte or two), else ``DecodeError``.
-    """
-    tries: list[tuple[str, bytes]] = [(codec, data[len(bom):]) for bom, codec in _BOMS if data.startswith(bom)]
-    if tries:  # FF FE 00 00 is a UTF-32 BOM or a UTF-16 BOM and a NUL: both are tried, in that order
-        data = tries[0][1] if tries[0][0] in ("utf-8", "gb18030") else data
-    label = _declared_charset(data[:_SNIFF_BYTES]) or ""
-    try:
-        wide_utf8 = any(ord(ch) >= 0x800 for ch in data.decode("utf-8"))
-    except UnicodeDecodeError:
-        wide_utf8 = False
-    order = ["utf-8"] if wide_utf8 else []
-    order += [c for c in (_MULTIBYTE.get(label), "utf-8", "gb18030", _SINGLE_BYTE.get(label)) if c]
-    tries += [(codec, data) for codec in dict.fromkeys(order)]
-
-    lenient: list[tuple[int, int, str]] = []  # (U+FFFD count, rank, text)
-    for rank, (codec, raw) in enumerate(tries):
-        try:
-            return raw.decode(codec)
-        except UnicodeDecodeError:
-            replaced = raw.decode(codec, errors="replace")
-            lenient.append((replaced.count("\ufffd"), rank, replaced))
-    bad, _, text = min(lenient)
-    if bad * 100 <= len(text):
-        return text
-    raise DecodeError("the page decodes neither as its declared charset, UTF-8 nor GB18030", source=source)
-
+from nianbao.read.decode import CONTROL_CHARS, decode_html
 
 # ---------------------------------------------------------------------------------------------------------
 # Tree walking
@@ -397,19 +321,6 @@ class _Walker:
 # ---------------------------------------------------------------------------------------------------------
 # Finding the article
 
-_NUMBERED = re.compile(r"^(?:第?[一二三四五六七八九十]{1,3}(?:部分)?(?P<sep>[、.．:：,，])?|\d{1,2}[、.．:：])")
-# After a bare Chinese numeral these start prose (一是…, 一年来…, 二〇一九…), not a heading.
-_NOT_AFTER_NUMERAL = re.compile(r"^[是要个项年月日次件条批些方〇零]")
-# Section keywords, checked in this order (later sections' keywords are the more specific).
-_SECTION_KEYS: tuple[tuple[int, re.Pattern[str]], ...] = (
-    (6, re.compile(r"其他需要报告")),
-    (5, re.compile(r"存在的?主要问题|主要问题及改进|改进情况")),
-    (4, re.compile(r"行政复议|行政诉讼")),
-    (3, re.compile(r"收到和处理|依申请公开")),
-    (2, re.compile(r"主动公开")),
-    (1, re.compile(r"总体情况|概述|概况")),
-)
-_UNNUMBERED_HEADING = re.compile(r"^(?:总体情况|概述|.{0,24}(?:情况|事项))$")
 _REPORT_TABLE = re.compile(r"第二十条|规章|规范性文件|行政许可|行政处罚|申请人|自然人|法人或其他组织|予以公开|行政复议|行政诉讼")
 _TITLE = re.compile(r"(?:\d{4}|[〇零一二三四五六七八九]{4})年.{0,40}报告|政府信息公开.{0,20}报告|年报")
 _META = re.compile(r"日期[:：]|(?:发布|更新|发文|生成|成文)时间|信息来源|来源[:：]|发文机关|发布机构|索引号|"
@@ -423,30 +334,6 @@ _FOOTER_STRONG = re.compile(r"主办单位|主办[:：]|承办单位|承办[:：
 _FOOTER_WEAK = re.compile(r"站点地图|网站地图|联系我们|关于我们|网站声明|上一篇|下一篇|相关链接|相关阅读|相关文章|相关新闻|"
                           r"相关稿件|扫一扫|分享到|打印本页|关闭窗口|【打印】|【关闭】")
 _TITLE_SCAN = 12  # how many blocks before the article may hold its title and date
-
-
-def section_of(text: str) -> int | None:
-    """Given a line of text, return the report section (1–6) if it is that section's heading, else None.
-
-    A heading is a short line, numbered (一、 / 3、 / 三.) or a bare canonical title, that names a section;
-    the intro sentence that lists every section title is long and ends in 。 and does not count.
-    """
-    t = strip_spaces(text)
-    if not t or len(t) > 45 or t[-1] in "。；;，," or t[0] in "（(【[":  # （一）… numbers subsections
-        return None
-    m = _NUMBERED.match(t)
-    if m:
-        rest = t[m.end():]
-        if not m.group("sep") and not t[0].isdigit() and _NOT_AFTER_NUMERAL.match(rest):
-            return None
-    elif _UNNUMBERED_HEADING.match(t):
-        rest = t
-    else:
-        return None
-    for section, key in _SECTION_KEYS:
-        if key.search(rest):
-            return section
-    return None
 
 
 def _is_footer(b: _Raw) -> bool:
@@ -577,7 +464,7 @@ def read_html(data: bytes, source: str = "") -> Document:
     Raises ``DecodeError`` when no encoding fits and ``CorruptFileError`` when the markup cannot be parsed
     at all; a page without any text gives a ``Document`` without blocks.
     """
-    text = _CONTROL.sub("", decode_html(data, source))
+    text = CONTROL_CHARS.sub("", decode_html(data, source))
     empty = Document(blocks=[], source_format="html")
     if not text.strip():
         return empty

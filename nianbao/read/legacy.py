@@ -19,7 +19,7 @@ from pathlib import Path
 
 from nianbao.errors import ConverterMissingError, CorruptFileError, EmptyFileError
 from nianbao.model import Document
-from nianbao.read.docx import _ENCRYPTED_STREAM, _OLE_MAGIC, read_docx
+from nianbao.read.docx import ENCRYPTED_STREAM, OLE_MAGIC, read_docx
 
 LEGACY_SUFFIXES = (".doc", ".wps", ".rtf")
 _EXECUTABLES = ("soffice", "libreoffice")
@@ -42,7 +42,7 @@ def convert_with_libreoffice(data: bytes, suffix: str, source: str = "", timeout
     """
     if not data:
         raise EmptyFileError("empty document", source=source)
-    if data.startswith(_OLE_MAGIC):
+    if data.startswith(OLE_MAGIC):
         _check_ole_header(data, source)
     soffice = find_soffice()
     if soffice is None:
@@ -88,7 +88,7 @@ def read_legacy(data: bytes, suffix: str, source: str = "", timeout: float = 120
     """
     if data[:2] == b"PK" and _is_docx_zip(data):
         return read_docx(data, source)
-    if data.startswith(_OLE_MAGIC) and _ENCRYPTED_STREAM in data:
+    if data.startswith(OLE_MAGIC) and ENCRYPTED_STREAM in data:
         raise CorruptFileError("encrypted Office document (password-protected DOCX)", source=source)
     doc = read_docx(convert_with_libreoffice(data, suffix, source, timeout), source)
     doc.source_format = "doc"

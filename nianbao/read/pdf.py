@@ -118,6 +118,20 @@ def _open(data: bytes, source: str, password: str | None) -> Any:
         raise CorruptFileError(f"the PDF cannot be parsed ({type(inner).__name__}: {inner})", source=source) from exc
 
 
+def _reraise_memory_error(exc: BaseException) -> None:
+    """Running out of memory (the isolation child's cap) is not a damaged page: let it through, also when
+    pdfplumber wrapped pdfminer's MemoryError in its own exception, so the report is recorded as
+    ``memory_limit`` and not as ``corrupt``."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # a short chain; never loop on a cyclic context
+        if seen is None:
+            return
+        if isinstance(seen, MemoryError):
+            raise seen
+        wrapped = seen.args[0] if seen.args and isinstance(seen.args[0], BaseException) else None
+        seen = wrapped or seen.__cause__ or seen.__context__
+
+
 def read_pdf(data: bytes, source: str = "", *, max_pages: int = 500, password: str | None = None,
              text_source: TextSource = "pdfplumber") -> Document:
     """Given the bytes of a PDF, return its document model (text lines and table grids, page by page),
@@ -138,6 +152,7 @@ def read_pdf(data: bytes, source: str = "", *, max_pages: int = 500, password: s
         try:
             pages = pdf.pages
         except Exception as exc:
+            _reraise_memory_error(exc)
             inner = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else exc
             raise CorruptFileError(f"the PDF's page tree cannot be read ({type(inner).__name__})",
                                    source=source) from exc
@@ -162,6 +177,7 @@ def read_pdf(data: bytes, source: str = "", *, max_pages: int = 500, password: s
                 content = pdfium.content(k) if pdfium is not None else _plumber_content(page)
                 po = lay_out(content, page.page_number, outs[-1].carry if outs else ())
             except Exception as exc:  # a damaged content stream: the page is lost, the rest is kept
+                _reraise_memory_error(exc)
                 problem = ReaderProblem("corrupt_page", f"page {page.page_number} cannot be read "
                                         f"({type(exc).__name__}: {exc})", page.page_number)
                 po = PageLayout(page.page_number, [], {}, [problem], False)

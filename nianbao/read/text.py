@@ -11,25 +11,17 @@ from __future__ import annotations
 
 import re
 
-from nianbao.errors import DecodeError
+from nianbao.grammar import is_page_number
 from nianbao.model import Cell, Document, Grid, Origin, TextBlock
+from nianbao.read.decode import decode_bytes
 
-_PAGE_CHROME = re.compile(r"^\s*(?:[-—–]\s*\d{1,3}\s*[-—–]|第\s*\d+\s*页(?:\s*[,，/]?\s*共\s*\d+\s*页)?|\d{1,3}\s*/\s*\d{1,3})\s*$")
 _ARTEFACT = re.compile(r"\[bookmark:[^\]]*\]")
 _HEADINGISH = re.compile(r"^\s*(?:[一二三四五六七八九十]+|\d{1,2})\s*[、.．]")
 
 
 def decode_text(data: bytes, source: str = "") -> str:
-    """Given the bytes of a text file, return its text (UTF-8 with or without BOM, else GB18030)."""
-    for enc in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(enc)
-        except UnicodeDecodeError:
-            continue
-    try:
-        return data.decode("utf-16")
-    except UnicodeDecodeError as exc:
-        raise DecodeError("text is neither UTF-8 nor GB18030", source=source) from exc
+    """Given the bytes of a text file, return its text (the one decoding rule, ``nianbao.read.decode``)."""
+    return decode_bytes(data, source)
 
 
 def _is_table_line(line: str) -> bool:
@@ -119,7 +111,7 @@ def read_text(data: bytes, source: str = "") -> Document:
     i, n = 0, len(lines)
     while i < n:
         ln = lines[i]
-        if _PAGE_CHROME.match(ln):
+        if is_page_number(ln, in_margin=False):
             i += 1
             continue
         if not _is_table_line(ln):
@@ -132,7 +124,7 @@ def read_text(data: bytes, source: str = "") -> Document:
         j = i
         while j < n:
             cur = lines[j]
-            if _PAGE_CHROME.match(cur):
+            if is_page_number(cur, in_margin=False):
                 j += 1
                 continue
             if _is_table_line(cur) or not cur.strip():

@@ -1,7 +1,13 @@
-"""Segmentation into the six template sections, and report metadata.
+"""Segmentation into the six template sections, and the location of the three tables.
 
-Headings are matched on whole, short lines, keywords first and numbering second, so the
-intro paragraph that lists every section title is never taken for a heading.
+1. Headings merged into prose (``一、总体情况2021年，…``, ``…保障。二、主动公开政府信息情况第二十条…``) are
+   cut out of their text block first (``nianbao.grammar.split_glued``), so every heading is a block.
+2. Every block that ``nianbao.grammar.section_of`` calls a heading is a CANDIDATE for its section.
+3. Sections are chosen in order 1…6, each after the one before. Sections 2, 3 and 4 hold the tables:
+   their heading is the LAST candidate before their table's anchor (a table title, column header or row
+   label of the template), so a sub-heading such as ``（二）主动公开情况`` inside section 1 never takes the
+   table away from the real heading, and a reworded heading still finds its table.
+4. Tables are located by content when their section has none (``table_grids``, ``table_text``).
 """
 
 from __future__ import annotations
@@ -9,10 +15,22 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from nianbao.grammar import CHROME, heading_section
+from nianbao.grammar import CHROME, section_of, split_glued
 from nianbao.model import Block, Document, Grid, TextBlock
 from nianbao.normalize import nfkc
+from nianbao.segment.meta import ReportMeta, extract_meta
 from nianbao.template import SECTIONS, Section
+
+__all__ = ["ReportMeta", "SectionSpan", "extract_meta", "section_blocks", "section_grids", "section_text", "segment",
+           "split_glued_blocks", "table_grids", "table_text"]
+
+# Anchor phrases of each table (NFKC, no spaces): column headers and titles printed in the table itself.
+TABLE_ANCHORS: dict[int, re.Pattern[str]] = {
+    2: re.compile(r"第二十条第\(一\)项|本年制发件数|本年新制作数量|现行有效件数|对外公开总数量"),
+    3: re.compile(r"申请人情况|本列数据的勾稽关系|本年新收政府信息公开申请数量|法人或其他组织"),
+    4: re.compile(r"结果维持|未经复议直接起诉|复议后起诉"),
+}
+TABLE_SECTION = {"proactive_disclosure": 2, "applications": 3, "reviews_litigation": 4}
 
 
 @dataclass(frozen=True)
@@ -26,22 +44,69 @@ class SectionSpan:
     heading_text: str
 
 
+def split_glued_blocks(doc: Document) -> None:
+    """Cut headings merged into prose out of their text blocks, in place (origins kept)."""
+    out: list[Block] = []
+    changed = False
+    for b in doc.blocks:
+        if isinstance(b, TextBlock):
+            parts = split_glued(b.text)
+            if len(parts) > 1:
+                out += [TextBlock(p, b.origin) for p in parts]
+                changed = True
+                continue
+        out.append(b)
+    if changed:
+        doc.blocks = out
+
+
+def _squashed(block: Block) -> str:
+    text = "".join(c.text for c in block.cells) if isinstance(block, Grid) else block.text
+    return re.sub(r"\s+", "", nfkc(text))
+
+
+def _anchors(doc: Document) -> dict[int, list[int]]:
+    found: dict[int, list[int]] = {2: [], 3: [], 4: []}
+    for i, b in enumerate(doc.blocks):
+        t = _squashed(b)
+        for sec, pat in TABLE_ANCHORS.items():
+            if pat.search(t):
+                found[sec].append(i)
+    return found
+
+
 def segment(doc: Document) -> list[SectionSpan]:
-    """Given a document, return the sections found, in order, disjoint, each starting after its heading."""
-    found: list[tuple[int, int, str]] = []  # (section number, block index, text)
-    last = 0
+    """Given a document, return the sections found, in order, disjoint, each starting after its heading.
+
+    Glued headings are split out of their blocks first (``doc.blocks`` is replaced)."""
+    split_glued_blocks(doc)
+    cands: dict[int, list[int]] = {s: [] for s in range(1, 7)}
     for i, block in enumerate(doc.blocks):
-        if not isinstance(block, TextBlock):
+        if isinstance(block, TextBlock):
+            sec = section_of(block.text)
+            if sec is not None:
+                cands[sec].append(i)
+    anchors = _anchors(doc)
+    found: list[tuple[int, int]] = []  # (section number, block index)
+    prev = -1
+    for sec in range(1, 7):
+        after = [i for i in cands[sec] if i > prev]
+        if not after:
             continue
-        sec = heading_section(block.text)
-        if sec is None or sec <= last:
-            continue
-        found.append((sec, i, block.text))
-        last = sec
+        pick = after[0]
+        if sec in anchors:
+            anchor = next((a for a in anchors[sec] if a > after[0]), None)
+            if anchor is not None:
+                before = [i for i in after if i < anchor]
+                pick = before[-1] if before else after[0]
+        found.append((sec, pick))
+        prev = pick
     end_of_report = _end_of_report(doc, found[-1][1] if found else 0)
     spans: list[SectionSpan] = []
-    for k, (sec, i, text) in enumerate(found):
+    for k, (sec, i) in enumerate(found):
         end = found[k + 1][1] if k + 1 < len(found) else end_of_report
+        head = doc.blocks[i]
+        text = head.text if isinstance(head, TextBlock) else ""
         spans.append(SectionSpan(SECTIONS[sec - 1], i, i + 1, max(i + 1, end), text))
     return spans
 
@@ -68,90 +133,40 @@ def section_grids(doc: Document, span: SectionSpan) -> list[Grid]:
     return [b for b in section_blocks(doc, span) if isinstance(b, Grid)]
 
 
-# --- metadata ---------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ReportMeta:
-    title: str | None
-    agency: str | None
-    report_year: int | None
-    published: str | None  # ISO date where printed
+def _table_of_grid(grid: Grid) -> int | None:
+    t = _squashed(grid)
+    hits = [sec for sec, pat in TABLE_ANCHORS.items() if pat.search(t)]
+    return hits[0] if len(hits) == 1 else None
 
 
-_TITLE = re.compile(r"政府信息公开.{0,8}(?:年度报告|年报|工作报告)")
-_YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
-_DATE = re.compile(r"((?:19|20)\d{2})\s*[年\-./]\s*(\d{1,2})\s*[月\-./]\s*(\d{1,2})\s*日?")
-_AGENCY_SUFFIX = re.compile(
-    r"(人民政府|政府|办公厅|办公室|委员会|管委会|管理委员会|局|厅|委|办|署|院|中心|街道办事处|街道|镇|乡|区|县|市)$")
+def table_grids(doc: Document, spans: list[SectionSpan], table: str) -> list[Grid]:
+    """Given a segmented document and a table key, return the grids of that table.
+
+    The grids of the table's section; when the section is missing or holds no grid, the grids anywhere
+    in the report whose anchors name this table and no other (a table under an unrecognised heading)."""
+    number = TABLE_SECTION[table]
+    span = next((s for s in spans if s.section.number == number), None)
+    if span is not None:
+        grids = section_grids(doc, span)
+        if grids:
+            return grids
+    claimed = {id(g) for s in spans if s.section.number in (2, 3, 4) for g in section_grids(doc, s)}
+    return [b for b in doc.blocks if isinstance(b, Grid) and id(b) not in claimed and _table_of_grid(b) == number]
 
 
-def _agency_from_title(title: str) -> str | None:
-    t = re.sub(r"\s+", "", nfkc(title))
-    t = re.sub(r"^标题[:：]", "", t)
-    t = re.sub(r"^[\d]{4}年度?", "", t)
-    m = re.match(r"^(.*?)(?:\d{4}年度?)?(?:关于)?(?:政府信息公开|政务公开)", t)
-    if not m:
+def table_text(doc: Document, spans: list[SectionSpan], table: str) -> str | None:
+    """Given a segmented document and a table key, return the text in which that table's tokens are printed:
+    the prose of its section, or when the section was not found, the text from the table's anchor to the
+    next section heading or table anchor."""
+    number = TABLE_SECTION[table]
+    span = next((s for s in spans if s.section.number == number), None)
+    if span is not None:
+        return section_text(doc, span)
+    anchors = _anchors(doc)
+    if not anchors[number]:
         return None
-    agency = re.sub(r"\d{4}年度?$", "", m.group(1)).strip("《》\"“”")
-    return agency or None
-
-
-def extract_meta(doc: Document, spans: list[SectionSpan]) -> ReportMeta:
-    """Given a document and its sections, return title, agency, report year and publication date."""
-    first_heading = spans[0].heading if spans else len(doc.blocks)
-    title = None
-    for b in doc.blocks[:max(first_heading, 1)]:
-        if isinstance(b, TextBlock) and len(b.text) <= 80 and _TITLE.search(re.sub(r"\s+", "", b.text)):
-            title = re.sub(r"^标题[:：]\s*", "", b.text.strip())
-            break
-    if title is None and doc.title_hint and _TITLE.search(doc.title_hint):
-        title = doc.title_hint
-    year: int | None = None
-    if title:
-        m = _YEAR.search(re.sub(r"\s+", "", nfkc(title)))
-        if m:
-            year = int(m.group(1))
-    intro = " ".join(b.text for b in doc.blocks[:first_heading + 3] if isinstance(b, TextBlock))
-    if year is None:
-        m = re.search(r"((?:19|20)\d{2})\s*年\s*1\s*月\s*1\s*日", intro)
-        if m:
-            year = int(m.group(1))
-    if year is None:
-        counts: dict[int, int] = {}
-        for m in _YEAR.finditer(intro):
-            counts[int(m.group(1))] = counts.get(int(m.group(1)), 0) + 1
-        if counts:
-            year = max(counts, key=lambda y: counts[y])
-    agency = _agency_from_title(title) if title else None
-    signature, published = _signature(doc, spans)
-    if signature and (agency is None or agency in signature):
-        agency = signature
-    if published is None:
-        for hint in (doc.date_hint,):
-            if hint:
-                m = _DATE.search(hint)
-                if m:
-                    published = f"{int(m.group(1)):04d}-{int(m.group(2)):02d}-{int(m.group(3)):02d}"
-        for b in doc.blocks[:first_heading]:
-            if published is None and isinstance(b, TextBlock) and re.search(r"发布(日期|时间)", b.text):
-                m = _DATE.search(b.text)
-                if m:
-                    published = f"{int(m.group(1)):04d}-{int(m.group(2)):02d}-{int(m.group(3)):02d}"
-    return ReportMeta(title=title, agency=agency, report_year=year, published=published)
-
-
-def _signature(doc: Document, spans: list[SectionSpan]) -> tuple[str | None, str | None]:
-    """Return (signing body, ISO date) from the short lines at the end of the last section."""
-    if not spans:
-        return None, None
-    last = spans[-1]
-    tail = [b for b in doc.blocks[last.start:last.end] if isinstance(b, TextBlock)][-4:]
-    agency = date = None
-    for b in tail:
-        t = re.sub(r"\s+", "", nfkc(b.text))
-        m = _DATE.fullmatch(t)
-        if m:
-            date = f"{int(m.group(1)):04d}-{int(m.group(2)):02d}-{int(m.group(3)):02d}"
-        elif len(t) <= 30 and _AGENCY_SUFFIX.search(t) and not re.search(r"[，。；：,;:]", t):
-            agency = t
-    return agency, date
+    start = anchors[number][0]
+    stops = [s.heading for s in spans if s.heading > start]
+    stops += [a for sec, idx in anchors.items() if sec != number for a in idx if a > start]
+    end = min(stops, default=len(doc.blocks))
+    return "\n".join(b.text for b in doc.blocks[start:end] if isinstance(b, TextBlock))

@@ -18,7 +18,7 @@ import re
 import statistics
 from dataclasses import dataclass
 
-from nianbao.grammar import heading_section
+from nianbao.grammar import section_of
 from nianbao.model import Block, Cell, Document, Grid, Origin, ReaderProblem, TextBlock
 from nianbao.normalize import normalize_label
 from nianbao.read.layout.chars import bbox_of, join_lines
@@ -72,7 +72,7 @@ def _opens(prev: Line, m: _Metrics) -> bool:
 def _continues(cur: Line, m: _Metrics) -> bool:
     """The line starts at the left margin and is not a heading: it may continue a paragraph."""
     return cur.x0 <= m.left + 0.6 * cur.size and not (
-        _HEADING_START.match(cur.text) and heading_section(cur.text) is not None)
+        _HEADING_START.match(cur.text) and section_of(cur.text) is not None)
 
 
 def _joins(prev: Line, cur: Line, m: _Metrics) -> bool:

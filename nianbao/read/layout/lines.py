@@ -12,23 +12,17 @@ grid is ``positional=False`` with the cells in order.
 from __future__ import annotations
 
 import itertools
-import re
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from nianbao.grammar import heading_section
+from nianbao.grammar import is_page_number, section_of
 from nianbao.model import Cell, Grid, Origin
 from nianbao.read.layout.chars import Char, bbox_of, cluster, join_chars, join_lines
 from nianbao.read.layout.lattice import is_value
 
 __all__ = ["MARGIN", "Line", "Region", "Segment", "is_page_chrome", "make_line", "region_grid", "table_regions"]
 
-PAGE_CHROME = re.compile(
-    r"^(?:[-—–－_~·]*\s*\d{1,4}\s*[-—–－_~·]*"
-    r"|第\s*\d{1,4}\s*页(?:\s*[,，/]?\s*共\s*\d{1,4}\s*页)?"
-    r"|\d{1,4}\s*/\s*\d{1,4}|(?:page|Page|PAGE)\s*\d{1,4}(?:\s*of\s*\d{1,4})?)$"
-)
 MARGIN = 0.12  # page-number lines are looked for in the top / bottom 12 % of the page
 
 
@@ -91,7 +85,7 @@ def make_line(chars: list[Char]) -> Line:
 def is_page_chrome(line: Line, height: float) -> bool:
     """True for a page number (``- 3 -``, ``第3页``, ``3/10``…) in the top or bottom margin."""
     in_margin = line.bottom < height * MARGIN or line.top > height * (1 - MARGIN)
-    return in_margin and bool(PAGE_CHROME.match(line.text.strip()))
+    return in_margin and is_page_number(line.text, in_margin=True)
 
 
 @dataclass
@@ -111,7 +105,7 @@ def _first_value_x(line: Line) -> float | None:
 
 def _short_filler(line: Line, max_len: int = 16) -> bool:
     t = line.text.strip()
-    return len(t) <= max_len and not t.endswith(("。", "；", ";")) and heading_section(t) is None
+    return len(t) <= max_len and not t.endswith(("。", "；", ";")) and section_of(t) is None
 
 
 def table_regions(lines: list[Line]) -> list[Region]:
