@@ -24,6 +24,7 @@ class Settings:
     report_timeout_seconds: float = 600.0
     report_memory_mb: int = 4096  # address space of the parsing child (flow only); 0: no cap
     ocr: bool = True  # read scanned (image-only) PDFs with tesseract when it is installed
+    pdf_text_source: str = "pdfplumber"  # pdfplumber | pdfium: the library that reads a PDF's pages (same cells)
     task_runner: str = "threads"  # threads | processes | dask
     max_workers: int = 2
     dask_address: str | None = None  # an existing Dask scheduler; None starts a local cluster
@@ -60,7 +61,7 @@ class Settings:
         return base / scheme / rest.strip("/").replace("..", "_")
 
 
-_CHOICES = {"task_runner": ("threads", "processes", "dask")}
+_CHOICES = {"task_runner": ("threads", "processes", "dask"), "pdf_text_source": ("pdfplumber", "pdfium")}
 
 
 def _validated(values: dict[str, Any]) -> dict[str, Any]:

@@ -223,16 +223,18 @@ def _serve(memory_mb: int = 0) -> int:
 
 # --- the report worker ---------------------------------------------------------------------
 
-def parse_file(path: str, source_uri: str, max_file_bytes: int, max_pages: int, ocr: bool = True) -> Any:
+def parse_file(path: str, source_uri: str, max_file_bytes: int, max_pages: int, ocr: bool = True,
+               pdf_text_source: str = "pdfplumber") -> Any:
     """Read a file and run the whole per-report pipeline on it (runs in the child)."""
     from nianbao.pipeline import process_bytes
 
     return process_bytes(Path(path).read_bytes(), source_uri, max_file_bytes=max_file_bytes, max_pages=max_pages,
-                         ocr=ocr)
+                         ocr=ocr, pdf_text_source=pdf_text_source)
 
 
 def process_isolated(path: str, source_uri: str, *, report_id: str, size: int, max_file_bytes: int, max_pages: int,
-                     timeout: float, memory_mb: int = 0, ocr: bool = True) -> Any:
+                     timeout: float, memory_mb: int = 0, ocr: bool = True, pdf_text_source: str = "pdfplumber"
+                     ) -> Any:
     """Given a local file holding a report's bytes, return its ``ReportResult``, parsed in a child process
     cut off after ``timeout`` seconds and limited to ``memory_mb`` MB of address space (``timeout <= 0``:
     parsed in this process, no isolation). Never raises for a bad input: a timeout, a crash, running out
@@ -241,10 +243,11 @@ def process_isolated(path: str, source_uri: str, *, report_id: str, size: int, m
     from nianbao.results import ReportResult
 
     if timeout <= 0:
-        return parse_file(path, source_uri, max_file_bytes, max_pages, ocr)
+        return parse_file(path, source_uri, max_file_bytes, max_pages, ocr, pdf_text_source)
     started = time.perf_counter()
     try:
-        return call_isolated("tasks.isolation:parse_file", (path, source_uri, max_file_bytes, max_pages, ocr),
+        return call_isolated("tasks.isolation:parse_file",
+                             (path, source_uri, max_file_bytes, max_pages, ocr, pdf_text_source),
                              timeout=timeout, memory_mb=memory_mb)
     except IsolationError as exc:
         code = {IsolationTimeout: "timeout", IsolationCrash: "crashed",

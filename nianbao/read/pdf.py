@@ -44,10 +44,19 @@ from nianbao.read.pdfpage import Glyph, PageContent, lay_out
 if TYPE_CHECKING:
     from nianbao.read.pdfium import PdfiumPages
 
-__all__ = ["TEXT_SOURCES", "TextSource", "read_pdf"]
+__all__ = ["TEXT_SOURCES", "TextSource", "read_pdf", "text_source"]
 
 TextSource = Literal["pdfplumber", "pdfium"]
 TEXT_SOURCES: tuple[TextSource, ...] = ("pdfplumber", "pdfium")
+
+
+def text_source(name: str) -> TextSource:
+    """Given a source name (setting ``pdf_text_source``), return it as a ``TextSource``; raise
+    ``ValueError`` naming the valid ones otherwise."""
+    for s in TEXT_SOURCES:
+        if s == name:
+            return s
+    raise ValueError(f"pdf_text_source must be one of {', '.join(TEXT_SOURCES)}, not {name!r}")
 
 _CID = re.compile(r"^\(cid:\d+\)$")
 _DEVICE_SPACES = ("DeviceGray", "DeviceRGB", "DeviceCMYK", "CalGray", "CalRGB")
@@ -161,8 +170,6 @@ def read_pdf(data: bytes, source: str = "", *, max_pages: int = 500, password: s
             raise CorruptFileError("the PDF has no pages (truncated?)", source=source)
         if n_pages > max_pages:
             raise PageLimitError(f"the PDF has {n_pages} pages, more than max_pages={max_pages}", source=source)
-        if text_source not in TEXT_SOURCES:
-            raise ValueError(f"text_source must be one of {', '.join(TEXT_SOURCES)}, not {text_source!r}")
         if text_source == "pdfium":
             from nianbao.read.pdfium import PdfiumPages
 
