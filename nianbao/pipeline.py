@@ -184,7 +184,7 @@ def fail(result: ReportResult, exc: Exception) -> ReportResult:
 
 
 def open_report(data: bytes, source_uri: str, *, max_file_bytes: int = 200 * 1024 * 1024, max_pages: int = 500,
-                ocr: bool = True, pdf_text_source: str = "pdfplumber") -> tuple[ReportResult, Document | None]:
+                ocr: bool = True, pdf_text_source: str | None = None) -> tuple[ReportResult, Document | None]:
     """Given bytes, return a fresh result and the document read from them (None, with the result failed,
     when the bytes cannot be read)."""
     result = ReportResult(report_id=sha256_hex(data), source_uri=source_uri, source_format=None,
@@ -203,10 +203,10 @@ def open_report(data: bytes, source_uri: str, *, max_file_bytes: int = 200 * 102
 
 
 def process_bytes(data: bytes, source_uri: str, *, max_file_bytes: int = 200 * 1024 * 1024,
-                  max_pages: int = 500, ocr: bool = True, pdf_text_source: str = "pdfplumber") -> ReportResult:
+                  max_pages: int = 500, ocr: bool = True, pdf_text_source: str | None = None) -> ReportResult:
     """Given the bytes of one input and where they came from, return its result; never raises for bad input.
     ``ocr``: read scanned (image-only) PDFs with tesseract (setting ``ocr``); ``pdf_text_source``: the
-    library that reads a PDF's pages (setting ``pdf_text_source``)."""
+    library that reads a PDF's pages (setting ``pdf_text_source``; None: the PDF reader's default)."""
     started = time.perf_counter()
     result, doc = open_report(data, source_uri, max_file_bytes=max_file_bytes, max_pages=max_pages, ocr=ocr,
                               pdf_text_source=pdf_text_source)

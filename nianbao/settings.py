@@ -24,7 +24,7 @@ class Settings:
     report_timeout_seconds: float = 600.0
     report_memory_mb: int = 4096  # address space of the parsing child (flow only); 0: no cap
     ocr: bool = True  # read scanned (image-only) PDFs with tesseract when it is installed
-    pdf_text_source: str = "pdfplumber"  # pdfplumber | pdfium: the library that reads a PDF's pages (same cells)
+    pdf_text_source: str = "pdfium"  # pdfium | pdfplumber: the library that reads a PDF's pages (same cells)
     task_runner: str = "threads"  # threads | processes | dask
     max_workers: int = 2
     dask_address: str | None = None  # an existing Dask scheduler; None starts a local cluster

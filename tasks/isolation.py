@@ -224,7 +224,7 @@ def _serve(memory_mb: int = 0) -> int:
 # --- the report worker ---------------------------------------------------------------------
 
 def parse_file(path: str, source_uri: str, max_file_bytes: int, max_pages: int, ocr: bool = True,
-               pdf_text_source: str = "pdfplumber") -> Any:
+               pdf_text_source: str | None = None) -> Any:
     """Read a file and run the whole per-report pipeline on it (runs in the child)."""
     from nianbao.pipeline import process_bytes
 
@@ -233,7 +233,7 @@ def parse_file(path: str, source_uri: str, max_file_bytes: int, max_pages: int, 
 
 
 def process_isolated(path: str, source_uri: str, *, report_id: str, size: int, max_file_bytes: int, max_pages: int,
-                     timeout: float, memory_mb: int = 0, ocr: bool = True, pdf_text_source: str = "pdfplumber"
+                     timeout: float, memory_mb: int = 0, ocr: bool = True, pdf_text_source: str | None = None
                      ) -> Any:
     """Given a local file holding a report's bytes, return its ``ReportResult``, parsed in a child process
     cut off after ``timeout`` seconds and limited to ``memory_mb`` MB of address space (``timeout <= 0``:

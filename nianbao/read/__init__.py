@@ -72,11 +72,12 @@ def sniff_format(data: bytes, name: str = "") -> SourceFormat:
 
 
 def read_document(data: bytes, source: str, fmt: SourceFormat, *, max_pages: int = 500, ocr: bool = True,
-                  pdf_text_source: str = "pdfplumber") -> Document:
+                  pdf_text_source: str | None = None) -> Document:
     """Given bytes and their sniffed format, return the document model (readers imported lazily). A PDF
     without a text layer on any page is read by OCR when ``ocr`` is on and tesseract is installed; the
-    pages of a PDF with text are read by ``pdf_text_source`` (``pdfplumber`` or ``pdfium``, setting
-    ``pdf_text_source``: the same document either way, pdfium in less time)."""
+    pages of a PDF with text are read by ``pdf_text_source`` (``pdfium`` or ``pdfplumber``, setting
+    ``pdf_text_source``; None: the PDF reader's default): the same document either way, pdfium in less
+    time."""
     if fmt == "text":
         from nianbao.read.text import read_text
         return read_text(data, source)

@@ -44,15 +44,20 @@ from nianbao.read.pdfpage import Glyph, PageContent, lay_out
 if TYPE_CHECKING:
     from nianbao.read.pdfium import PdfiumPages
 
-__all__ = ["TEXT_SOURCES", "TextSource", "read_pdf", "text_source"]
+__all__ = ["DEFAULT_TEXT_SOURCE", "TEXT_SOURCES", "TextSource", "read_pdf", "text_source"]
 
 TextSource = Literal["pdfplumber", "pdfium"]
 TEXT_SOURCES: tuple[TextSource, ...] = ("pdfplumber", "pdfium")
+# pdfium publishes exactly what pdfplumber does on every test and benchmark PDF (tests/test_pdf_sources.py)
+# in about 40 % of the time (bench/report.md); the setting pdf_text_source chooses pdfplumber instead.
+DEFAULT_TEXT_SOURCE: TextSource = "pdfium"
 
 
-def text_source(name: str) -> TextSource:
-    """Given a source name (setting ``pdf_text_source``), return it as a ``TextSource``; raise
-    ``ValueError`` naming the valid ones otherwise."""
+def text_source(name: str | None) -> TextSource:
+    """Given a source name (setting ``pdf_text_source``; None: ``DEFAULT_TEXT_SOURCE``), return it as a
+    ``TextSource``; raise ``ValueError`` naming the valid ones otherwise."""
+    if name is None:
+        return DEFAULT_TEXT_SOURCE
     for s in TEXT_SOURCES:
         if s == name:
             return s
@@ -142,7 +147,7 @@ def _reraise_memory_error(exc: BaseException) -> None:
 
 
 def read_pdf(data: bytes, source: str = "", *, max_pages: int = 500, password: str | None = None,
-             text_source: TextSource = "pdfplumber") -> Document:
+             text_source: TextSource = DEFAULT_TEXT_SOURCE) -> Document:
     """Given the bytes of a PDF, return its document model (text lines and table grids, page by page),
     the pages read by ``text_source`` (``"pdfplumber"`` or ``"pdfium"``; the same document either way).
 

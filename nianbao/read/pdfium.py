@@ -283,6 +283,14 @@ def _objects(parent: Any, form: bool, m: _Matrix) -> Iterator[tuple[Any, int, _M
             yield obj, kind, _mul(_obj_matrix(obj), m)
 
 
+def _page_text(tp: Any, n: int) -> str | None:
+    """The text page's characters in one call, when each is one UTF-16 unit (else None: one call each)."""
+    buf = (ctypes.c_ushort * (n + 1))()
+    got = raw.FPDFText_GetText(tp, 0, n, buf)
+    text = bytes(buf)[:max(got - 1, 0) * 2].decode("utf-16-le", "surrogatepass")
+    return text if len(text) == n and not any(0xD800 <= ord(ch) <= 0xDFFF for ch in text) else None
+
+
 class _Font:
     """A pdfium font of the page with pdfminer's metrics where known (``metrics``, by name)."""
 
@@ -324,6 +332,7 @@ class _TextObject:
         size = ctypes.c_float()
         raw.FPDFTextObj_GetFontSize(tobj, size)
         self.size = float(size.value)
+        self.lo = self.font.descent * self.size  # pdfminer's descent in text space
         col = _color(raw.FPDFPageObj_GetFillColor, tobj)
         self.faint = col is not None and min(col) >= _FAINT
         # pdfminer's upright test is on the matrix including the page's ctm
@@ -400,7 +409,10 @@ class PdfiumPages:
             objs: dict[int, _TextObject] = {}
             fonts: dict[int, _Font] = {}
             plain = ctm[:4] == (1, 0, 0, 1)
-            for i in range(_count_chars(tpv)):
+            n = _count_chars(tpv)
+            text = _page_text(tp, n)
+            tx, ty = ctm[4], ctm[5]
+            for i in range(n):
                 obj = _get_text_object(tpv, i)
                 if not obj:  # pdfium's own space or line break
                     continue
@@ -408,28 +420,33 @@ class PdfiumPages:
                 if t is None:
                     raw.FPDFText_GetMatrix(tp, i, fm)
                     t = objs[obj] = _TextObject(obj, fm, ctm, fonts, metrics)
-                u = _get_unicode(tpv, i)
-                f, fs = t.font, t.size
-                wpu_int = f.pdfium_width(u)
+                u = ord(text[i]) if text is not None else _get_unicode(tpv, i)
+                f = t.font
+                wpu_int = f.units.get(u)
+                if wpu_int is None:
+                    wpu_int = f.pdfium_width(u)
                 wpu = f.widths.get(u, wpu_int)
                 drift = t.drift
                 if wpu != wpu_int:  # pdfium advanced the next glyph by the integer width
-                    t.drift += (wpu - wpu_int) * fs
+                    t.drift += (wpu - wpu_int) * t.size
+                if u == 32 or t.faint:
+                    continue
                 ch = chr(u)
-                if u == 32 or t.faint or not ch.strip():
+                if not ch.strip():
                     continue
                 _get_origin(tpv, i, pox, poy)
                 a, b, c, d = t.lin
-                e, g = ox.value + a * drift, oy.value + b * drift
-                w, lo = wpu * fs, f.descent * fs
+                fs, lo = t.size, t.lo
                 hi = lo + fs
+                w = wpu * fs
+                e, g = ox.value + a * drift, oy.value + b * drift
                 ax, ay = a * 0.0 + c * lo + e, b * 0.0 + d * lo + g  # pdfminer's box: two corners
                 bx, by = a * w + c * hi + e, b * w + d * hi + g
-                if not plain:
+                if plain:
+                    ax, ay, bx, by = ax + tx, ay + ty, bx + tx, by + ty
+                else:
                     ax, ay = _apply(ctm, ax, ay)
                     bx, by = _apply(ctm, bx, by)
-                else:
-                    ax, ay, bx, by = ax + ctm[4], ay + ctm[5], bx + ctm[4], by + ctm[5]
                 if bx < ax:
                     ax, bx = bx, ax
                 if by < ay:

@@ -82,6 +82,10 @@ def _dedupe(chars: list[Glyph], tol: float = 1.0) -> list[Glyph]:
         if len(idxs) == 1:
             keep.append(idxs[0])
             continue
+        tops = sorted(chars[i].doctop for i in idxs)
+        if all(y - x > tol for x, y in itertools.pairwise(tops)):  # no two within tol: nothing to merge
+            keep.extend(idxs)
+            continue
         for ycl in cluster(idxs, lambda i: chars[i].doctop, tol):
             for xcl in cluster(ycl, lambda i: chars[i].x0, tol):
                 keep.append(min(xcl, key=lambda i: (chars[i].doctop, chars[i].x0, i)))
