@@ -4,12 +4,9 @@ pdfium parses the page content in C; pdfminer (under pdfplumber) interprets it i
 about 85 % of the reader's time. This module gives the layout engine the same ``PageContent`` as
 pdfplumber would, computed the way pdfminer computes it:
 
-- **Glyphs** from the text page: one per character (pdfium's own generated spaces and line breaks are
-  whitespace and left out, as pdfminer's spaces are). The box is pdfminer's: from the character's origin
-  and matrix, the advance width of the glyph, the font size, and the font descriptor's ``Descent`` as
-  pdfminer reads it (``descents``; pdfium replaces a descriptor's zero Ascent/Descent by the font file's
-  metrics, which would move every box of such a font by about 0.13 em). A character pdfium flags as
-  having no Unicode mapping is pdfminer's ``(cid:N)``.
+- **Glyphs** from the text page: one per character (pdfium's own generated spaces and line breaks belong
+  to no text object and are left out, as are whitespace characters, as with pdfminer). The box is
+  pdfminer's: from the character's origin and matrix, its advance width, the font size and the descent.
 - **Paths** from the page objects (also inside form XObjects), each split into subpaths and classified as
   pdfminer classifies them (``lines``, ``rects``, ``curves``), with the stroke and fill flags and colours.
   Coordinates are snapped to the shortest decimal that gives pdfium's single-precision value (pdfium
@@ -17,19 +14,24 @@ pdfplumber would, computed the way pdfminer computes it:
   positions and the rounded cell bboxes built on them come out as with pdfminer.
 - **Images**: the boxes of image objects (for the scan test).
 
-What pdfium does not give, and how it is handled:
+Where pdfium lacks something, and what is used instead:
 
-- **Fractional glyph widths.** pdfium stores a font's widths (``W`` / ``Widths``) as integers, so on a
-  font with fractional widths (reportlab writes them) the origins drift from pdfminer's by up to
-  0.001 em per glyph along a text object. Text, lines and cells are the same; a bbox coordinate can
-  differ in its second decimal (``tests/test_pdf_sources.py`` bounds it).
+- **Font metrics as written.** pdfium truncates a font's widths (``W`` / ``Widths``) and descriptor
+  values to integers and replaces a descriptor's zero Ascent/Descent by the font file's metrics
+  (LibreOffice writes zeros: every box would move by about 0.13 em; reportlab writes fractional widths:
+  glyphs would drift by up to 0.001 em each along a text object). ``font_metrics`` reads the font
+  dictionaries with pdfminer's object layer (no content stream), the descent always and, only for a font
+  whose widths have fractions, the width of each character through its Unicode map; the drift this
+  undoes is tracked per text object.
+- **Opening the file.** pdfium silently repairs files pdfminer rejects (a truncated file would read as a
+  whole report), so pdfplumber still opens every PDF (encryption and corruption errors, page tree, page
+  count, title, mediabox and rotation) and pdfium reads only the pages; if pdfium cannot open the file or
+  counts other pages, pdfplumber reads that file.
 - **Text colour space.** pdfium gives text colour as RGB only; white / light-grey text is left out when
-  every RGB component is at least 0.8 (pdfminer's rule on gray and RGB; on CMYK and spot colours the
-  two can disagree at the threshold).
-- **Opening the file**: pdfium silently repairs files pdfminer rejects (a truncated file would read as a
-  whole report). So pdfplumber still opens every PDF (errors, page tree, page count, title, font
-  descriptors) and pdfium reads only the pages; if pdfium cannot open the file or counts other pages,
-  the reader falls back to pdfplumber for that file.
+  every component is at least 0.8 (pdfminer's rule on gray and RGB text; on CMYK and spot colours the
+  two can disagree near the threshold).
+- Not handled (as with pdfminer's own limits in this reader): Type 3 fonts use pdfium's metrics; vertical
+  writing and horizontal scaling (``Tz``) are not corrected.
 """
 
 from __future__ import annotations
