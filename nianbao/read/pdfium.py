@@ -71,6 +71,14 @@ _get_text_object = _fn(raw.FPDFText_GetTextObject, _P, _P, _I)
 _get_origin = _fn(raw.FPDFText_GetCharOrigin, _I, _P, _I, _D, _D)
 _map_error = _fn(raw.FPDFText_HasUnicodeMapError, _I, _P, _I)
 _count_chars = _fn(raw.FPDFText_CountChars, _I, _P)
+_F, _U = ctypes.POINTER(ctypes.c_float), ctypes.POINTER(ctypes.c_uint)
+_get_font = _fn(raw.FPDFTextObj_GetFont, _P, _P)
+_get_font_size = _fn(raw.FPDFTextObj_GetFontSize, _I, _P, _F)
+_get_fill = _fn(raw.FPDFPageObj_GetFillColor, _I, _P, _U, _U, _U, _U)
+_FILL = tuple(ctypes.c_uint() for _ in range(4))
+_FILL_REFS = tuple(ctypes.byref(v) for v in _FILL)
+_SIZE = ctypes.c_float()
+_SIZE_REF = ctypes.byref(_SIZE)
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -327,16 +335,15 @@ class _TextObject:
 
     def __init__(self, obj: int, fm: Any, ctm: _Matrix, fonts: dict[int, _Font], metrics: dict[str, FontMetrics]
                  ) -> None:
-        tobj = ctypes.cast(obj, raw.FPDF_PAGEOBJECT)
-        font = raw.FPDFTextObj_GetFont(tobj)
-        fkey = ctypes.cast(font, _P).value or 0
-        self.font = fonts.get(fkey) or fonts.setdefault(fkey, _Font(font, metrics))
-        size = ctypes.c_float()
-        raw.FPDFTextObj_GetFontSize(tobj, size)
-        self.size = float(size.value)
-        self.lo = self.font.descent * self.size  # pdfminer's descent in text space
-        col = _color(raw.FPDFPageObj_GetFillColor, tobj)
-        self.faint = col is not None and min(col) >= _FAINT
+        fkey = _get_font(obj) or 0
+        font = fonts.get(fkey)
+        if font is None:
+            font = fonts[fkey] = _Font(ctypes.cast(fkey, raw.FPDF_FONT), metrics)
+        self.font = font
+        _get_font_size(obj, _SIZE_REF)
+        self.size = float(_SIZE.value)
+        self.lo = font.descent * self.size  # pdfminer's descent in text space
+        self.faint = bool(_get_fill(obj, *_FILL_REFS)) and min(v.value for v in _FILL[:3]) / 255 >= _FAINT
         # pdfminer's upright test is on the matrix including the page's ctm
         a, b, c, d = self.lin = (float(fm.a), float(fm.b), float(fm.c), float(fm.d))
         ca, cb, cc, cd, _, _ = ctm
