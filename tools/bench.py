@@ -9,6 +9,8 @@ Usage (from the repo root; ``make bench`` runs it with the project venv)::
 
 Writes ``<out>/report.json`` (every figure, per report details) and ``<out>/report.md`` (the summary,
 with the date, the machine and a "Gaps" section listing every figure below the goals of issues 3 and 7).
+``--only-side-by-side`` runs section 2 alone and replaces that section of an existing report (saying when
+and with which code it was rerun).
 
 1. **Accuracy** (deterministic: files sorted, seeded batch): for every corpus found -- the committed
    ``tests/fixtures/corpus``, ``tests/fixtures/generated``, ``../shared/corpus`` (``reports/`` + ``gold/``)
@@ -20,7 +22,9 @@ with the date, the machine and a "Gaps" section listing every figure below the g
    published, a reason given. PDF values: page and bounding box present.
 2. **Side by side on the same PDFs** (every PDF with gold): CPU time per page, least of ``--repeat``
    interleaved runs, each from the bytes (robust when other processes share the machine), of nianbao's
-   whole per-report extraction (``nianbao.pipeline.process_bytes``), ``pdfplumber`` ``page.extract_words()``
+   whole per-report extraction (``nianbao.pipeline.process_bytes``) with each PDF text source (setting
+   ``pdf_text_source``: pdfplumber, pdfium; their published rows must be identical, file by file, and
+   the pdfium one at most 0.4x extract_words, issue 16), ``pdfplumber`` ``page.extract_words()``
    (the floor of a pdfplumber-based reader), the naive baseline (``page.extract_tables()`` + label lookup,
    ``naive_map`` below), camelot lattice (when ``camelot-py`` is importable here or ``--camelot-python``
    names an interpreter that has it; one run in a child process, in parallel with the timing passes) and
