@@ -43,6 +43,7 @@ _APP, _PRO, _RL = "applications", "proactive_disclosure", "reviews_litigation"
 _ANY_TABLE = "any cell table"
 _E, _W, _I = ("error",), ("warning",), ("info",)
 _FAILED = ("failed",)
+_SKIPPED = ("skipped",)
 
 _CHECKS: tuple[Code, ...] = (
     # --- identities (勾稽关系) -----------------------------------------------------------------------
@@ -118,8 +119,8 @@ _CHECKS: tuple[Code, ...] = (
          "The document prints no report year; the year (actual) was taken from its file name or folder.",
          "Check the year if the file name could be misleading."),
     Code("year_mismatch", "check", _E, "problem", None,
-         "The report is about another year than the batch (expected = batch year, actual = report year): "
-         "held back.",
+         "The report is about another year than the batch, or its OCR'd year differs from the year its file "
+         "name or folder names (expected = that year, actual = report year): held back.",
          "Run it in the batch of its year (nianbao run --year ACTUAL)."),
     Code("published_in_other_year", "check", _E, "problem", None,
          "The same report (same bytes) is already published under another year (actual): held back, since a "
@@ -139,8 +140,9 @@ _CHECKS: tuple[Code, ...] = (
          "Nothing required; prefer the original document over a text dump when available."),
     # --- reader problems (recorded as checks of severity error; the report is partial) ---------------
     Code("needs_ocr", "check", _E, "problem", None,
-         "A page has no text layer (a scan) in a PDF that otherwise has text: that page is not read.",
-         "OCR the page or obtain a text PDF; all-image PDFs are OCR'd automatically."),
+         "A page has no text layer (a scan) in a PDF that otherwise has text, and OCR is off or missing: that "
+         "page is not read.",
+         "Turn the setting ocr on (and run bash scripts/setup.sh): such pages are then OCR'd."),
     Code("unreadable_font", "check", _E, "problem", None,
          "Glyphs on a page have no Unicode mapping ((cid:N)); the page is not read, or those glyphs read as "
          "U+FFFD.",
@@ -152,20 +154,44 @@ _CHECKS: tuple[Code, ...] = (
          "The DOCX embeds content as an altChunk (imported HTML/RTF), which is not read.",
          "Open and re-save the file in Word or LibreOffice to inline the content."),
     Code("ocr_empty_page", "check", _E, "problem", None,
-         "OCR found no text on a page of a scanned PDF.",
+         "OCR found no text on a page (or picture) read by OCR.",
          "Check the scan: blank page, or too faint/low resolution for OCR."),
     # --- OCR ----------------------------------------------------------------------------------------
     Code("read_by_ocr", "check", _W, "note", None,
-         "The PDF has no text layer; it was read by OCR. Only tables whose every number the identities "
-         "confirm are published (derivation = ocr).",
-         "Check withheld tables (ocr_unverified) against the scan by hand."),
+         "Pages or pictures of tables were read by OCR (RapidOCR, checked by tesseract). A number is published "
+         "(derivation = ocr) only where both engines agree or the identities confirm it.",
+         "Check the values withheld (the ocr_* warnings) against the scan by hand."),
     Code("ocr_unverified", "check", _W, "withheld", _ANY_TABLE,
-         "Values of this table were read by OCR but not published: the identities cannot vouch for every "
-         "number (actual = number of values withheld).",
+         "Values of this OCR'd table were not published: its rows were not all placed by their printed labels "
+         "(by position, or a duplicate row), and exchanged rows keep every identity balanced (actual = number "
+         "of values withheld).",
          "Key the table in by hand from the scan (page link)."),
+    Code("ocr_disagreement", "check", _W, "withheld", _ANY_TABLE,
+         "An OCR'd value was not published: tesseract read it differently (or not at all) and no balanced "
+         "identity vouches for it (actual = RapidOCR's reading).",
+         "Read the cell on the scan (page link) and key it in."),
+    Code("ocr_unbalanced", "check", _W, "withheld", _ANY_TABLE,
+         "An OCR'd value was not published: the engines differ and an identity containing it does not "
+         "balance, with no unique one-digit fix confirmed by a second reading (actual = RapidOCR's reading).",
+         "Read the cell and the identity's other cells on the scan (page link)."),
+    Code("ocr_not_a_number", "check", _W, "withheld", _ANY_TABLE,
+         "OCR read text where the template expects a number; not published (actual = the text).",
+         "Read the cell on the scan (page link)."),
+    Code("ocr_not_read", "check", _W, "withheld", _ANY_TABLE,
+         "A cell of an OCR'd table was recovered by an identity rather than read; not published.",
+         "Read the cell on the scan (page link)."),
+    Code("ocr_digit_confirmed", "check", _I, "recovery", _ANY_TABLE,
+         "RapidOCR misread one digit: the only one-digit change that balances the identities gives a value "
+         "that tesseract or a re-read at another scale read too; that value is published (expected = it, "
+         "actual = the first reading).",
+         "Nothing required; check the cell on the scan if in doubt."),
     Code("ocr_year_unconfirmed", "check", _W, "problem", None,
-         "The report year read by OCR appears only once in the text, so it is not used (actual = that year).",
+         "The report year read by OCR is not consistent (title, statistics period and text disagree or name "
+         "it only once), so it is not used (actual = the title's year).",
          "Run the report in the batch of its year (--year)."),
+    Code("ocr_agency_missing", "check", _W, "problem", None,
+         "The agency could not be read from the title of an OCR'd report.",
+         "Fill it in by hand or give it in a manifest."),
     # --- prose vs tables ------------------------------------------------------------------------------
     *(Code(f"text_vs_table_{what}", "check", _W, "problem", table,
            f"The prose states a {label} that differs from the table (expected = table, actual = prose).",
@@ -198,9 +224,47 @@ _CHECKS: tuple[Code, ...] = (
 )
 
 _ERRORS: tuple[Code, ...] = (
-    Code("unsupported_format", "error", _FAILED, "failure", None,
-         "The file is none of the supported formats.",
-         "Supply .txt, .html/.htm, .pdf, .docx, or .doc/.wps/.rtf with LibreOffice installed."),
+    Code("unsupported_format", "error", ("failed", "skipped"), "failure", None,
+         "The file is none of the supported formats (status skipped: a file found in a folder whose name and "
+         "bytes are not a report's, e.g. .json, .csv, images; failed: a file given explicitly).",
+         "Supply .txt, .md, .html/.htm, .pdf, .docx, or .doc/.wps/.rtf with LibreOffice installed."),
+    # --- inputs not read on purpose (reports.status = skipped): every entry of an input is accounted for ----
+    Code("hidden", "error", _SKIPPED, "failure", None,
+         "A hidden or private name in an input folder (starts with . or _, e.g. .git, .DS_Store): not read.",
+         "Rename it, or give the file explicitly, if it is a report."),
+    Code("symlink_dangling", "error", _SKIPPED, "failure", None,
+         "A symbolic link in an input folder that points to nothing.", "Fix or remove the link."),
+    Code("symlink_loop", "error", _SKIPPED, "failure", None,
+         "A symbolic link that loops (on itself, or to a folder already walked): not followed again.",
+         "Nothing to do if the folder was walked through another path; otherwise fix the link."),
+    Code("not_regular_file", "error", _SKIPPED, "failure", None,
+         "A FIFO, device or socket named as an input or found in a folder: never opened (it could block or "
+         "never end).", "Copy the report into a regular file."),
+    Code("unreadable", "error", _SKIPPED, "failure", None,
+         "An entry of an input folder that could not be looked at or listed (permissions, I/O error).",
+         "Check the permissions and the disk; rerun."),
+    Code("outside_year_folder", "error", _SKIPPED, "failure", None,
+         "With --year Y and an inbox that has a Y/ folder, an entry beside that folder: not read in the Y batch.",
+         "Move it into Y/, or give it explicitly."),
+    Code("other_year_folder", "error", _SKIPPED, "failure", None,
+         "Another year's folder of an inbox (listed in the batch manifest and the summary, not in reports).",
+         "Nothing: it is read by that year's batch."),
+    Code("changed_while_read", "error", _FAILED, "failure", None,
+         "The file changed while nianbao read it, or the bytes to parse are not the bytes hashed: nothing "
+         "published or cached for it.", "Rerun once the file is complete."),
+    Code("refused_url", "error", _FAILED, "failure", None,
+         "A URL or a redirect to another scheme than http(s), or to a loopback, link-local or private address.",
+         "Fix the URL; list an intranet host in the setting download_allow_private (host:port) if intended."),
+    Code("download_timeout", "error", _FAILED, "failure", None,
+         "The download (attempts, redirects, waits) outlasted download_total_seconds.",
+         "Rerun later, or raise download_total_seconds."),
+    Code("bad_manifest", "error", _FAILED, "failure", None,
+         "A manifest that cannot be read: neither UTF-8 nor GB18030, no 'uri' column, not CSV/Parquet "
+         "(a usage error: the command stops before any work).",
+         "Save the manifest as UTF-8 CSV with a header row that has a 'uri' column."),
+    Code("cancelled", "error", _FAILED, "failure", None,
+         "The batch was cancelled (Ctrl-C / SIGTERM) before this report was parsed; nothing was published.",
+         "Rerun the batch."),
     Code("empty_file", "error", _FAILED, "failure", None, "The file has no content.", "Re-download it."),
     Code("too_large", "error", _FAILED, "failure", None, "The file exceeds max_file_bytes.",
          "Raise max_file_bytes in the settings if the file is genuine."),
@@ -211,8 +275,8 @@ _ERRORS: tuple[Code, ...] = (
          "Obtain an unencrypted copy."),
     Code("corrupt", "error", _FAILED, "failure", None, "The file is truncated or damaged.", "Re-download it."),
     Code("needs_ocr", "error", _FAILED, "failure", None,
-         "The PDF has no text layer and OCR is off or tesseract (chi_sim) is missing.",
-         "apt-get install tesseract-ocr tesseract-ocr-chi-sim, and keep the setting ocr on."),
+         "The PDF has no text layer and OCR is off or RapidOCR (with its models) is missing.",
+         "bash scripts/setup.sh (installs rapidocr, onnxruntime and tesseract), and keep the setting ocr on."),
     Code("unreadable_font", "error", _FAILED, "failure", None,
          "The PDF's fonts have no usable Unicode map ((cid:N) text) on every page.", "OCR the pages."),
     Code("converter_missing", "error", _FAILED, "failure", None,
@@ -225,7 +289,8 @@ _ERRORS: tuple[Code, ...] = (
          "The document exceeds max_pages, or a page exceeded page_timeout_seconds.",
          "Raise max_pages / page_timeout_seconds if the file is genuine."),
     Code("year_mismatch", "error", _FAILED, "failure", None,
-         "The report is about another year than the batch: held back (see the check of the same name).",
+         "The report is about another year than the batch (or, read by OCR, than its file name or folder): "
+         "held back (see the check of the same name).",
          "Run it in the batch of its year."),
     Code("year_not_found", "error", _FAILED, "failure", None,
          "No report year in the document, its file name or its folder, and the batch has no year: held back "
@@ -268,8 +333,22 @@ _ERRORS: tuple[Code, ...] = (
          "Nothing was replaced; check the input, or pass --allow-shrink if the smaller year is intended."),
     Code("nothing_to_publish", "error", _FAILED, "failure", None, "No input yielded a readable report.",
          "Nothing was replaced; check the input path and the failed reports."),
+    Code("published_in_other_year", "error", _FAILED, "failure", None,
+         "The report is already published under another year: held back by the batch (manifest), or the commit "
+         "that would publish it under a second year was refused (one report, one year).",
+         "Nothing was replaced; leave the report out of one of the two years' batches (republish the other "
+         "year without it first if it belongs to this one)."),
+    Code("nothing_to_roll_back", "error", _FAILED, "failure", None,
+         "nianbao rollback found no earlier kept version of the year (the last 5 are kept).",
+         "Nothing was changed; rollback goes back one kept version at a time."),
     Code("publish_conflict", "error", _FAILED, "failure", None, "Another run is publishing the same year.",
          "Wait for the other run to finish, then rerun."),
+    Code("nothing_to_roll_back", "error", _FAILED, "failure", None,
+         "nianbao rollback found no earlier published version of the year to go back to; nothing was changed.",
+         "Check --year and --out; only versions published by this journal can be rolled back."),
+    Code("published_in_other_year", "error", _FAILED, "failure", None,
+         "The same report is already published under another year: held back (see the check of the same name).",
+         "If it belongs to this year, republish the other year without it first."),
     Code("error", "error", _FAILED, "failure", None, "A generic nianbao error (base class; not normally emitted).",
          "Read the message; file a bug if it gives no specific cause."),
 )

@@ -87,10 +87,29 @@ class Document:
     problems: list[ReaderProblem] = field(default_factory=list)
     page_count: int | None = None
     ocr: bool = False  # the text was read from page images by OCR (digits may be misread)
+    # Every reading of each OCR'd table cell (page, bbox), for the OCR gate's agreement rule.
+    ocr_reads: list[OcrRead] = field(default_factory=list)
+    # Areas read by OCR: (page, bbox in points); a whole scanned page or the picture of a table.
+    ocr_regions: list[tuple[int, tuple[float, float, float, float]]] = field(default_factory=list)
 
     def text_lines(self) -> list[tuple[int, TextBlock]]:
         """Return (block index, block) for every text block."""
         return [(i, b) for i, b in enumerate(self.blocks) if isinstance(b, TextBlock)]
+
+
+@dataclass(frozen=True)
+class OcrRead:
+    """The independent readings of one table cell read by OCR (bbox in points, like the cell's origin):
+    ``primary`` (RapidOCR, what the cell's text is), ``second`` (tesseract, digits only; None when it did
+    not run), ``rescaled`` (RapidOCR on the crop at another scale; only where the two engines differ),
+    ``ink`` (ink pixels inside the cell, rules excluded: 0 means nothing is printed there)."""
+
+    page: int
+    bbox: tuple[float, float, float, float]
+    primary: str
+    second: str | None
+    rescaled: str | None
+    ink: int
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from nianbao.segment import ReportMeta, SectionSpan, extract_meta, section_text,
 from nianbao.segment.meta import year_from_path
 from nianbao.template import APPLICANTS
 from nianbao.validate.identities import Key, check_non_negative, equations, evaluate, recover_row
+from nianbao.validate.ocrgate import CELL_CODES
 
 
 def sha256_hex(data: bytes) -> str:
@@ -97,11 +98,23 @@ def validate_report(tables: list[TableResult]) -> tuple[list[CellValue], list[Pr
 
 def _status(result: ReportResult, doc: Document) -> Status:
     structural = {"table_missing", "unmapped_rows", "row_value_count", "unknown_template", "duplicate_row",
-                  "section_missing", "rows_missing", "split_ambiguous", "split_impossible"}
+                  "section_missing", "rows_missing", "split_ambiguous", "split_impossible",
+                  "dump_row_ambiguous"}
     if any(p.check in structural and p.severity == "error" for p in result.problems) or doc.problems or any(
-            p.check == "ocr_unverified" for p in result.problems):  # a table withheld: the report is incomplete
+            p.check == "ocr_unverified" or p.check in CELL_CODES for p in result.problems):  # OCR values withheld
         return "partial"
     return "ok"
+
+
+def _year_from_path(result: ReportResult) -> Problem:
+    """Given a result whose document names no (usable) year, take the year from its file name or folder and
+    return the note saying so, or the warning that no year is known (none is ever assumed)."""
+    result.report_year = year_from_path(result.source_uri)
+    if result.report_year is not None:
+        return Problem("year_from_path", "info", None, f"the document prints no report year; {result.report_year} is "
+                       "taken from its file name or folder", actual=str(result.report_year))
+    return Problem("year_not_found", "warning", None, "no report year in the document (title, statistics period, "
+                   "intro), its file name or its folder; none is assumed: run it with --year YEAR")
 
 
 def segment_report(doc: Document, result: ReportResult) -> list[SectionSpan]:
@@ -111,20 +124,13 @@ def segment_report(doc: Document, result: ReportResult) -> list[SectionSpan]:
     result.title, result.agency, result.report_year, result.published = (
         meta.title, meta.agency, meta.report_year, meta.published)
     if doc.ocr:
-        from nianbao.validate.ocrgate import confirm_ocr_year
+        from nianbao.validate.ocrmeta import check_ocr_meta
 
-        # A year read by OCR counts only when the text confirms it; otherwise the file name or folder decides.
-        result.problems.extend(confirm_ocr_year(doc, result))
+        # A year read by OCR counts only when title and text agree (and the file name or folder does not
+        # contradict it); otherwise the file name or folder decides. The agency is taken from the title.
+        result.problems.extend(check_ocr_meta(doc, result))
     if result.report_year is None:
-        result.report_year = year_from_path(result.source_uri)
-        if result.report_year is not None:
-            result.problems.append(Problem(
-                "year_from_path", "info", None, f"the document prints no report year; {result.report_year} is "
-                "taken from its file name or folder", actual=str(result.report_year)))
-        else:
-            result.problems.append(Problem(
-                "year_not_found", "warning", None, "no report year in the document (title, statistics period, "
-                "intro), its file name or its folder; none is assumed: run it with --year YEAR"))
+        result.problems.append(_year_from_path(result))
     result.page_count = doc.page_count
     result.sections = _sections_out(doc, spans)
     return spans
@@ -144,7 +150,7 @@ def finish_report(doc: Document, spans: list[SectionSpan], tables: list[TableRes
     if doc.ocr:
         from nianbao.validate.ocrgate import gate_ocr
 
-        cells, problems = gate_ocr(tables, cells, problems)
+        cells, problems = gate_ocr(tables, cells, problems, doc)
     found = {s.section.number for s in spans}
     for sec in range(1, 7):
         if sec not in found:
@@ -160,6 +166,9 @@ def finish_report(doc: Document, spans: list[SectionSpan], tables: list[TableRes
     from nianbao.validate.textchecks import check_text_vs_table
 
     result.problems.extend(check_text_vs_table(result))
+    if result.error == "year_mismatch":  # an OCR'd year that the file's name or folder contradicts: held back
+        result.status, result.cells, result.sections = "failed", [], []
+        return result
     result.status = _status(result, doc)
     return result
 
@@ -205,7 +214,7 @@ def open_report(data: bytes, source_uri: str, *, max_file_bytes: int = 200 * 102
 def process_bytes(data: bytes, source_uri: str, *, max_file_bytes: int = 200 * 1024 * 1024,
                   max_pages: int = 500, ocr: bool = True, pdf_text_source: str | None = None) -> ReportResult:
     """Given the bytes of one input and where they came from, return its result; never raises for bad input.
-    ``ocr``: read scanned (image-only) PDFs with tesseract (setting ``ocr``); ``pdf_text_source``: the
+    ``ocr``: read scanned pages and pictures of tables by OCR (setting ``ocr``); ``pdf_text_source``: the
     library that reads a PDF's pages (setting ``pdf_text_source``; None: the PDF reader's default)."""
     started = time.perf_counter()
     result, doc = open_report(data, source_uri, max_file_bytes=max_file_bytes, max_pages=max_pages, ocr=ocr,

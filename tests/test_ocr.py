@@ -1,122 +1,239 @@
-"""OCR of scanned (image-only) PDFs and the gate that publishes an OCR'd table only when its identities
-vouch for every number.
+"""OCR of page images (RapidOCR, checked by tesseract) and the gate that publishes an OCR'd number only
+when a second reading or the identities confirm it.
 
-Fixtures: tests/fixtures/scanned (``tools/generate_fixtures.py --scan``: black-and-white 200 dpi scans of
-generated reports, gold = the generator's values; one with a digit of table 3 painted over) and
-tests/fixtures/bad/scanned-image-only.pdf (100 dpi, grey, skewed, blurred JPEG: a damaged scan).
+Fast tests build the gate's inputs, the metadata checks and the pixel steps directly. Slow tests OCR a
+few documents made by ``tools/generate_scans.py`` from generated gold reports (one per degradation
+class; OCR costs seconds per page, so the full corpus is scored by ``tools/bench.py``, not here).
 """
 
 from __future__ import annotations
 
 import functools
-import json
+import math
+import subprocess
+import sys
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
-from conftest import FIXTURES
+from conftest import FIXTURES, ROOT
 
 from nianbao.extract.mapping import TableResult
+from nianbao.model import Document, OcrRead, Origin, TextBlock
 from nianbao.pipeline import process_bytes
-from nianbao.read.ocr import INSTALL_HINT, ocr_missing
+from nianbao.read import ocr_pixels as px
+from nianbao.read.ocr_labels import distance, snap_label
 from nianbao.results import CellValue, Problem, ReportResult
 from nianbao.settings import load_settings
 from nianbao.validate.identities import equations
 from nianbao.validate.ocrgate import gate_ocr
+from nianbao.validate.ocrmeta import check_ocr_meta
 
-SCANNED = FIXTURES / "scanned"
+sys.path.insert(0, str(ROOT / "tools"))
+import generate_scans
+
 BAD_SCAN = FIXTURES / "bad" / "scanned-image-only.pdf"
-
-# Measured recall floors (published correct cells / gold cells) with tesseract 5.3.0 + chi_sim 4.1.0.
-# Precision is not a floor: every published number must equal the gold value.
-RECALL_FLOOR = {
-    "scan-gen-002-rl-emb-grid-2019": 15,  # table 3 published (15 cells); tables 1 and 2 withheld
-    "scan-gen-024-rl-emb-grid-2021": 0,  # everything withheld: OCR lost cells, the identities do not close
-}
+PAGE = (0.0, 0.0, 595.0, 842.0)
 
 
-@functools.cache
-def _result(path: Path) -> ReportResult:
-    return process_bytes(path.read_bytes(), path.name)
+# --------------------------------------------------------------------------------------------
+# The gate on constructed cells (fast)
+# --------------------------------------------------------------------------------------------
+
+def _cell(table: str, k1: str, k2: str, raw: str, i: int) -> CellValue:
+    """A cell at its own 10x10 pt box on page 1 (so its reading can be found by position)."""
+    from nianbao.normalize import parse_value
+
+    pv = parse_value(raw)
+    box = (float(10 * (i % 50)), float(10 * (i // 50)), float(10 * (i % 50) + 10), float(10 * (i // 50) + 10))
+    return CellValue(table, k1, k2, pv.value, pv.kind, raw, Origin(1, None, box), pv.unit)
 
 
-def _gold(path: Path) -> dict[tuple[str, str, str], Any]:
-    gold = json.loads(path.read_text(encoding="utf-8"))
-    return {(c["table"], c["key1"], c["key2"]): c["value"] for c in gold["cells"]}
+def _report(version: str, primary: dict[tuple[str, str, str], str] | None = None,
+            second: dict[tuple[str, str, str], str | None] | None = None,
+            rescaled: dict[tuple[str, str, str], str] | None = None) -> tuple[list[TableResult], list[CellValue], Document]:
+    """Tables 2 and 3 all zero (every identity balances) plus two cells of table 1; the second engine
+    reads what the first did unless ``second`` says otherwise."""
+    keys = sorted({k for eq in equations(version) for k in (*eq.parts, *eq.total)})  # type: ignore[arg-type]
+    keys += [("proactive_disclosure", "rules", "issued"), ("proactive_disclosure", "rules", "in_force")]
+    primary = {k: "0" for k in keys} | {keys[-2]: "3", keys[-1]: "9"} | (primary or {})
+    cells = [_cell(*k, primary[k], i) for i, k in enumerate(keys)]
+    reads = [OcrRead(1, c.origin.bbox or PAGE, c.raw, (second or {}).get(k, c.raw),
+                     (rescaled or {}).get(k), 0 if not c.raw else 40) for k, c in zip(keys, cells)]
+    tables = [TableResult(t, version) for t in ("proactive_disclosure", "applications", "reviews_litigation")]  # type: ignore[arg-type]
+    doc = Document([], "pdf", ocr=True, ocr_reads=reads, ocr_regions=[(1, (0.0, 0.0, 600.0, 900.0))])
+    return tables, cells, doc
 
 
-def _score(result: ReportResult, gold: dict[tuple[str, str, str], Any]) -> dict[str, int]:
-    """Given a result and gold cells, return gold / correct / wrong / withheld counts. A published blank
-    where the gold has a number (or the reverse) is wrong."""
-    correct = wrong = 0
-    for c in result.cells:
-        g = gold.get((c.table, c.key1, c.key2))
-        same = (g is None and c.value is None) or (g is not None and c.value is not None and Decimal(str(g)) == c.value)
-        correct += same
-        wrong += not same
-    return {"gold": len(gold), "correct": correct, "wrong": wrong, "withheld": len(gold) - correct - wrong}
+def _published(cells: list[CellValue]) -> dict[tuple[str, str, str], CellValue]:
+    return {(c.table, c.key1, c.key2): c for c in cells}
 
 
-def test_tesseract_with_chinese_is_installed() -> None:
-    # setup.sh installs it; without it every OCR test below would test the fallback only.
-    assert ocr_missing() is None
+A_TOTAL = ("applications", "new_received", "total")
+A_NP = ("applications", "new_received", "natural_person")
+T1 = ("proactive_disclosure", "rules", "issued")
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("stem", sorted(RECALL_FLOOR))
-def test_scanned_report_publishes_only_gold_numbers(stem: str) -> None:
-    result = _result(SCANNED / f"{stem}.pdf")
-    gold_doc = json.loads((SCANNED / f"{stem}.json").read_text(encoding="utf-8"))
-    score = _score(result, _gold(SCANNED / f"{stem}.json"))
-    print(stem, score)
-    assert score["wrong"] == 0, score
-    assert score["correct"] >= RECALL_FLOOR[stem], score
-    assert result.status == "partial"  # tables withheld
-    assert result.report_year in (None, gold_doc["year"])  # a misread title year is not published
-    assert all(c.derivation == "ocr" for c in result.cells)
-    assert all(c.origin.page is not None and c.origin.bbox is not None for c in result.cells)
-    checks = [p.check for p in result.problems]
-    assert checks.count("read_by_ocr") == 1
-    # table 1 has no identities: never published from OCR
-    assert not any(c.table == "proactive_disclosure" for c in result.cells)
-    withheld = {p.table for p in result.problems if p.check == "ocr_unverified"}
-    published = {c.table for c in result.cells}
-    assert "proactive_disclosure" in withheld and not withheld & published
-    if stem == "scan-gen-002-rl-emb-grid-2019":  # its tampered copy must lose this table
-        assert sum(c.table == "reviews_litigation" for c in result.cells) == 15
+@pytest.mark.parametrize("version", ["2019", "2021"])
+def test_gate_publishes_what_both_engines_read_and_table_1_only_by_agreement(version: str) -> None:
+    tables, cells, doc = _report(version)
+    before = list(cells)
+    out, problems = gate_ocr(tables, cells, [], doc)
+    assert cells == before  # never changed in place
+    assert len(out) == len(cells) and all(c.derivation == "ocr" for c in out)
+    assert [p.check for p in problems] == ["read_by_ocr"]
+    # table 1 has no identities: a disagreement there withholds the cell
+    tables, cells, doc = _report(version, second={T1: "8"})
+    out, problems = gate_ocr(tables, cells, [], doc)
+    assert T1 not in _published(out)
+    issue = next(p for p in problems if p.key1 == "rules" and p.key2 == "issued")
+    assert issue.check == "ocr_disagreement" and "'3'" in issue.message and "'8'" in issue.message
 
 
-@pytest.mark.slow
-def test_a_misread_digit_withholds_its_table() -> None:
-    tampered = _result(SCANNED / "scan-tampered-gen-002-rl-emb-grid-2019.pdf")
-    # the clean scan publishes table 3 (test_scanned_report_publishes_only_gold_numbers); with one of its
-    # digits painted over (0 -> 8), as a misreading would give it, the table is withheld
-    assert not any(c.table == "reviews_litigation" for c in tampered.cells)
-    assert _score(tampered, _gold(SCANNED / "scan-tampered-gen-002-rl-emb-grid-2019.json"))["wrong"] == 0
-    issue = next(p for p in tampered.problems if p.check == "ocr_unverified" and p.table == "reviews_litigation")
-    assert issue.severity == "warning" and "read by OCR" in issue.message and "by hand" in issue.message
-    assert any(p.check == "reviews_litigation_total" and p.actual == "8" for p in tampered.problems)
+@pytest.mark.parametrize("version", ["2019", "2021"])
+def test_gate_lets_balanced_identities_vouch_for_a_number_the_engines_read_differently(version: str) -> None:
+    tables, cells, doc = _report(version, second={A_NP: "6"})  # tesseract misread 0 as 6
+    out, problems = gate_ocr(tables, cells, [], doc)
+    assert _published(out)[A_NP].value == 0  # every identity containing it balances with 0
+    # no second reading at all (tesseract missing): the identities still vouch for numbers, not for table 1
+    tables, cells, doc = _report(version, second=dict.fromkeys(
+        [(c.table, c.key1, c.key2) for c in _report(version)[1]], None))
+    out, problems = gate_ocr(tables, cells, [], doc)
+    pub = _published(out)
+    assert A_NP in pub and T1 not in pub
+    # a blank is never vouched for by identities (blank and 0 count the same there): it needs both engines
+    tables, cells, doc = _report(version, primary={A_NP: ""}, second={A_NP: "0"})
+    out, problems = gate_ocr(tables, cells, [], doc)
+    assert A_NP not in _published(out)
+    assert any(p.check == "ocr_disagreement" and p.key2 == "natural_person" for p in problems)
 
 
-@pytest.mark.slow
-def test_a_damaged_low_resolution_scan_publishes_no_wrong_number() -> None:
-    spec = json.loads((FIXTURES / "bad" / "expected.json").read_text(encoding="utf-8"))["scanned-image-only.pdf"]
-    result = _result(BAD_SCAN)
-    score = _score(result, _gold(FIXTURES / "generated" / f"{spec['source']}.json"))
-    print("scanned-image-only.pdf", score, result.status, result.error)
-    assert score["wrong"] == 0, score
-    assert result.status != "ok"
+@pytest.mark.parametrize("version", ["2019", "2021"])
+def test_gate_publishes_a_one_digit_fix_only_when_unique_and_confirmed(version: str) -> None:
+    # RapidOCR read the row total 8 (printed 0); tesseract read 0: the only one-digit change that balances
+    # the row (8 -> 0) is what tesseract read
+    tables, cells, doc = _report(version, primary={A_TOTAL: "8"}, second={A_TOTAL: "0"})
+    out, problems = gate_ocr(tables, cells, [], doc)
+    fixed = _published(out)[A_TOTAL]
+    assert fixed.value == 0 and fixed.raw == "0" and fixed.derivation == "ocr"
+    assert any(p.check == "ocr_digit_confirmed" and p.severity == "info" for p in problems)
+    assert not any(p.check.startswith("applications_") for p in problems)
+    # the fix confirmed by the re-read at another scale instead (tesseract read something else)
+    tables, cells, doc = _report(version, primary={A_TOTAL: "8"}, second={A_TOTAL: "9"}, rescaled={A_TOTAL: "0"})
+    assert _published(gate_ocr(tables, cells, [], doc)[0])[A_TOTAL].value == 0
+    # unconfirmed: nothing read 0; the cell is withheld, not guessed
+    tables, cells, doc = _report(version, primary={A_TOTAL: "8"}, second={A_TOTAL: "3"}, rescaled={A_TOTAL: "8"})
+    out, problems = gate_ocr(tables, cells, [], doc)
+    assert A_TOTAL not in _published(out)
+    assert any(p.check == "ocr_unbalanced" and p.key1 == "new_received" and p.key2 == "total" for p in problems)
 
 
-def test_without_tesseract_a_scan_is_needs_ocr_with_the_install_command(monkeypatch: pytest.MonkeyPatch,
-                                                                        tmp_path: Path) -> None:
-    monkeypatch.setenv("PATH", str(tmp_path))  # no tesseract on it
+def test_gate_reports_an_identity_printed_broken_and_withholds_doubtful_tables() -> None:
+    # both engines read 5 in a row whose other cells are 0: printed so; published and the identity flagged
+    tables, cells, doc = _report("2021", primary={A_NP: "5"})
+    out, problems = gate_ocr(tables, cells, [], doc)
+    assert _published(out)[A_NP].value == 5
+    assert any(p.check == "applications_row_total" and p.key1 == "new_received" for p in problems)
+    # rows placed by position: exchanged rows keep every identity balanced, so the table is withheld
+    doubt = Problem("rows_mapped_by_position", "warning", "applications", "rows mapped by template order")
+    tables, cells, doc = _report("2021")
+    out, problems = gate_ocr(tables, cells, [doubt], doc)
+    assert {c.table for c in out} == {"proactive_disclosure", "reviews_litigation"}
+    assert any(p.check == "ocr_unverified" and p.table == "applications" for p in problems)
+    # a cell outside the OCR'd areas (the text layer of the page) passes unchanged
+    doc.ocr_regions = [(1, (0.0, 0.0, 600.0, 5.0))]
+    out, _ = gate_ocr(tables, cells, [], doc)
+    assert all(c.derivation == "printed" for c in out if c.origin.bbox and c.origin.bbox[1] >= 10)
+
+
+# --------------------------------------------------------------------------------------------
+# Labels, metadata, pixels (fast)
+# --------------------------------------------------------------------------------------------
+
+def test_labels_tolerate_ocr_confusions_but_not_other_changes() -> None:
+    assert snap_label("(一)子以公开") == "(一)予以公开"
+    assert snap_label("其他结i果") == "其他结果"
+    assert snap_label("行政处罚") == "行政处罚"
+    assert snap_label("某某不相干的文字内容") == "某某不相干的文字内容"
+    assert distance("子", "予") < distance("子", "公") == 1.0
+
+
+@pytest.mark.parametrize(("texts", "source", "year", "checks"), [
+    (["某县人民政府2022年政府信息公开", "工作年度报告", "本报告所列数据统计期限自2022年1月1日起至2022年12月31日止。"],
+     "in/某县2022年报.pdf", 2022, []),
+    (["某县人民政府2023年政府信息公开工作年度报告", "本报告所列数据统计期限自2022年1月1日起至2022年12月31日止。"],
+     "x.pdf", None, ["ocr_year_unconfirmed"]),
+    (["某县人民政府2022年政府信息公开工作年度报告", "统计期限自2022年1月1日起至2022年12月31日止。"],
+     "inbox/2021/a.pdf", 2022, ["year_mismatch"]),
+    (["2022年政府信息公开工作年度报告", "统计期限自2022年1月1日起。"], "a.pdf", 2022, ["ocr_agency_missing"]),
+])
+def test_ocr_year_must_be_consistent_and_agree_with_the_files_name(texts: list[str], source: str, year: int | None,
+                                                                   checks: list[str]) -> None:
+    result = ReportResult(report_id="x", source_uri=source, source_format="pdf", source_bytes=1, report_year=1999,
+                          agency="某县人民政府junk")
+    result.agency = None if "ocr_agency_missing" in checks else result.agency
+    problems = check_ocr_meta(Document([TextBlock(t) for t in texts], "pdf", ocr=True), result)
+    assert [p.check for p in problems] == checks
+    assert result.report_year == year
+    if "year_mismatch" in checks:
+        assert (result.status, result.error) == ("failed", "year_mismatch") and "2021" in (result.error_message or "")
+    elif "ocr_agency_missing" not in checks:
+        assert result.agency == "某县人民政府"
+
+
+def _lines_image(angle: float) -> np.ndarray:
+    img = np.full((800, 1000), 255, dtype=np.uint8)
+    for y in range(100, 700, 40):
+        img[y:y + 2, 100:900] = 0  # table rules
+    for x in range(100, 901, 200):
+        img[100:662, x:x + 2] = 0
+    return px.rotate(img, -angle)
+
+
+def test_skew_is_found_and_rules_survive_blur_and_noise() -> None:
+    import cv2
+
+    for angle in (-2.7, 1.3):
+        assert math.isclose(px.skew_angle(_lines_image(angle)), angle, abs_tol=0.1)
+    img = cv2.GaussianBlur(_lines_image(0.0), (0, 0), 1.5)
+    rng = np.random.default_rng(1)
+    noise = rng.random(img.shape)
+    img[noise < 0.005], img[noise > 0.995] = 0, 255
+    hs, vs = px.find_rules(px.clean_page(img), 200.0, 20.0, 12.0)
+    assert len({round(r.pos / 10) for r in hs}) == 15 and len({round(r.pos / 10) for r in vs}) == 5
+
+
+def test_a_red_seal_is_faded_and_print_under_it_kept() -> None:
+    rgb = np.full((100, 100, 3), 255, dtype=np.uint8)
+    rgb[10:20, :] = (230, 105, 105)  # seal on paper (red ink, partly transparent)
+    rgb[40:50, :] = (154, 28, 28)  # black print under the seal
+    rgb[70:80, :] = (0, 0, 0)  # black print
+    grey = px.clean_page(rgb)
+    assert grey[15, 50] == 255 and grey[45, 50] < 215 and grey[75, 50] == 0
+    assert px.ink(grey[10:20]) == 0 and px.ink(grey[40:50]) > 0
+
+
+def test_the_ocr_models_come_with_the_wheel_and_load_without_network() -> None:
+    code = ("import socket\n"
+            "def no_net(*a, **k): raise OSError('network used')\n"
+            "socket.socket.connect = no_net\n"
+            "import numpy as np\n"
+            "from nianbao.read.ocr_engines import engine_missing, recognise\n"
+            "assert engine_missing() is None, engine_missing()\n"
+            "print(recognise([np.full((48, 120), 255, dtype=np.uint8)]))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+
+
+def test_without_the_ocr_engine_a_scan_is_needs_ocr_with_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nianbao.read import ocr_engines
+
+    monkeypatch.setattr(ocr_engines, "engine_missing", lambda: "the Python package rapidocr is not installed")
     result = process_bytes(BAD_SCAN.read_bytes(), BAD_SCAN.name)
     assert (result.status, result.error) == ("failed", "needs_ocr")
-    assert "tesseract program is not installed" in (result.error_message or "")
-    assert INSTALL_HINT in (result.error_message or "")
-    assert INSTALL_HINT == "apt-get install tesseract-ocr tesseract-ocr-chi-sim"
+    assert "rapidocr is not installed" in (result.error_message or "")
+    assert "scripts/setup.sh" in (result.error_message or "")
 
 
 def test_with_ocr_off_a_scan_is_needs_ocr() -> None:
@@ -128,62 +245,62 @@ def test_with_ocr_off_a_scan_is_needs_ocr() -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# The gate on constructed tables (fast)
+# Generated scans (slow: OCR costs seconds per page)
 # --------------------------------------------------------------------------------------------
 
-def _balanced(version: str) -> tuple[list[TableResult], list[CellValue]]:
-    """Every cell of tables 2 and 3 (all zero: every identity balances) plus two cells of table 1."""
-    keys = {k for eq in equations(version) for k in (*eq.parts, *eq.total)}  # type: ignore[arg-type]
-    cells = [CellValue(t, k1, k2, Decimal(0), "number", "0") for t, k1, k2 in sorted(keys)]
-    cells += [CellValue("proactive_disclosure", "rules", "issued", Decimal(3), "number", "3"),
-              CellValue("proactive_disclosure", "rules", "in_force", Decimal(9), "number", "9")]
-    tables = [TableResult("proactive_disclosure", version), TableResult("applications", version),  # type: ignore[arg-type]
-              TableResult("reviews_litigation", version)]  # type: ignore[arg-type]
-    return tables, cells
+@functools.cache
+def _scan(kind: str, src: str) -> tuple[ReportResult, dict[str, Any]]:
+    import random
+
+    data, gold = generate_scans.make_document(src, kind, random.Random(f"test-{kind}-{src}"),
+                                              FIXTURES / "generated")
+    return process_bytes(data, f"{gold['source_name']}.pdf"), gold
 
 
-@pytest.mark.parametrize("version", ["2019", "2021"])
-def test_gate_publishes_a_table_only_when_every_identity_is_evaluated_and_balances(version: str) -> None:
-    tables, cells = _balanced(version)
-    out, problems = gate_ocr(tables, cells, [])
-    assert {c.table for c in out} == {"applications", "reviews_litigation"}
-    assert all(c.derivation == "ocr" for c in out)
-    assert [(p.check, p.table) for p in problems] == [("read_by_ocr", None),
-                                                       ("ocr_unverified", "proactive_disclosure")]
-    # a cell missing: its identities cannot be evaluated
-    out, problems = gate_ocr(tables, [c for c in cells if (c.key1, c.key2) != ("new_received", "total")], [])
-    assert "applications" not in {c.table for c in out}
-    # a total read as blank: its identity is not evaluated
-    blanked = [CellValue(c.table, c.key1, c.key2, None, "blank", "") if (c.table, c.key1, c.key2) == (
-        "reviews_litigation", "administrative_review", "total") else c for c in cells]
-    out, _ = gate_ocr(tables, blanked, [])
-    assert {c.table for c in out} == {"applications"}
-    # text where a number belongs
-    texted = [CellValue(c.table, c.key1, c.key2, None, "text", "O") if (c.table, c.key2) == (
-        "reviews_litigation", "upheld") else c for c in cells]
-    assert {c.table for c in gate_ocr(tables, texted, [])[0]} == {"applications"}
-    # an error of the table (e.g. a failed identity found by evaluate)
-    failed = Problem("applications_row_total", "error", "applications", "does not balance")
-    out, problems = gate_ocr(tables, cells, [failed])
-    assert {c.table for c in out} == {"reviews_litigation"}
-    assert any(p.check == "ocr_unverified" and p.table == "applications" and "applications_row_total" in p.message
-               for p in problems)
-    # rows mapped by template order: an exchange of two rows would keep every identity balanced
-    doubt = Problem("rows_mapped_by_position", "warning", "applications", "10 rows mapped by template order")
-    assert {c.table for c in gate_ocr(tables, cells, [doubt])[0]} == {"reviews_litigation"}
+def _score(result: ReportResult, gold: dict[str, Any]) -> dict[str, int]:
+    """gold / correct / wrong counts; a published blank where the gold has a number (or the reverse) is wrong."""
+    g = {(c["table"], c["key1"], c["key2"]): c["value"] for c in gold["cells"]}
+    correct = wrong = 0
+    for c in result.cells:
+        v = g.get((c.table, c.key1, c.key2), "missing")
+        same = (v is None and c.value is None) or (v not in (None, "missing") and c.value is not None
+                                                   and Decimal(str(v)) == c.value)
+        correct += same
+        wrong += not same
+    return {"gold": len(g), "correct": correct, "wrong": wrong}
 
 
-@pytest.mark.parametrize(("texts", "kept"), [
-    (["某镇2022年政府信息公开工作年度报告", "本报告所列数据统计期限自2022年1月1日起至2022年12月31日止。"], True),
-    (["某镇2023年政府信息公开工作年度报告", "本报告所列数据统计期限自2022年1月1日起至2022年12月31日止。"], False),
-])
-def test_an_ocr_year_is_kept_only_when_the_text_names_it_twice(texts: list[str], kept: bool) -> None:
-    from nianbao.model import Document, TextBlock
-    from nianbao.validate.ocrgate import confirm_ocr_year
+# (degradation, source, recall floor): floors measured with rapidocr 3.10.0 / tesseract 5.3.0
+SCANS = [
+    ("mixed", "gen-002-rl-emb-grid-2019", 0.5),
+    ("rotate", "gen-025-rl-cid-grid-2021", 0.9),
+    ("image_tables", "gen-040-rl-emb-grid-2019", 0.95),  # born-digital, tables as pictures
+]
 
-    detected = int(texts[0][2:6])
-    result = ReportResult(report_id="x", source_uri="s.pdf", source_format="pdf", source_bytes=1,
-                          report_year=detected)
-    problems = confirm_ocr_year(Document([TextBlock(t) for t in texts], "pdf", ocr=True), result)
-    assert result.report_year == (detected if kept else None)
-    assert [p.check for p in problems] == ([] if kept else ["ocr_year_unconfirmed"])
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("kind", "src", "floor"), SCANS)
+def test_a_degraded_scan_publishes_no_wrong_number(kind: str, src: str, floor: float) -> None:
+    result, gold = _scan(kind, src)
+    score = _score(result, gold)
+    print(kind, src, score, result.status, result.report_year, result.agency)
+    assert score["wrong"] == 0, score
+    assert score["correct"] >= floor * score["gold"], score
+    assert all(c.derivation == "ocr" and c.origin.page is not None for c in result.cells)
+    assert [p.check for p in result.problems].count("read_by_ocr") == 1
+    assert result.report_year == gold["year"] or result.error == "year_mismatch"
+    assert result.agency
+
+
+@pytest.mark.slow
+def test_a_damaged_low_resolution_scan_publishes_no_wrong_number() -> None:
+    # tests/fixtures/bad/scanned-image-only.pdf: 100 dpi, grey, skewed, blurred JPEG of gen-001
+    import json
+
+    spec = json.loads((FIXTURES / "bad" / "expected.json").read_text(encoding="utf-8"))["scanned-image-only.pdf"]
+    result = process_bytes(BAD_SCAN.read_bytes(), BAD_SCAN.name)
+    gold = json.loads((FIXTURES / "generated" / f"{spec['source']}.json").read_text(encoding="utf-8"))
+    score = _score(result, gold)
+    print("scanned-image-only.pdf", score, result.status, result.error)
+    assert score["wrong"] == 0, score
+    assert result.status != "failed" or result.error == "year_mismatch"

@@ -35,7 +35,7 @@ CHUNK = 1 << 16
 
 # Failures that depend only on the bytes (and the parser): cached like successes. Everything else
 # (timeouts, crashes, internal errors, limits set in the settings, a missing converter or OCR engine
-# (needs_ocr: tesseract missing or the `ocr` setting off), download errors) is retried on the next run.
+# (needs_ocr: RapidOCR missing or the `ocr` setting off), download errors) is retried on the next run.
 DETERMINISTIC_ERRORS = frozenset({"not_a_report", "unsupported_format", "empty_file", "undecodable", "encrypted",
                                   "corrupt", "unreadable_font"})
 
@@ -170,7 +170,7 @@ def result_key(sha: str, year: int | None, parser_version: str) -> str:
 
 def cacheable(result: ReportResult) -> bool:
     """True when a result depends only on the bytes and the parser (so a rerun may reuse it)."""
-    return result.status != "failed" or (result.error in DETERMINISTIC_ERRORS)
+    return result.status not in ("failed", "skipped") or (result.error in DETERMINISTIC_ERRORS)
 
 
 @dataclass

@@ -74,10 +74,10 @@ def sniff_format(data: bytes, name: str = "") -> SourceFormat:
 def read_document(data: bytes, source: str, fmt: SourceFormat, *, max_pages: int = 500, ocr: bool = True,
                   pdf_text_source: str | None = None) -> Document:
     """Given bytes and their sniffed format, return the document model (readers imported lazily). A PDF
-    without a text layer on any page is read by OCR when ``ocr`` is on and tesseract is installed; the
-    pages of a PDF with text are read by ``pdf_text_source`` (``pdfium`` or ``pdfplumber``, setting
-    ``pdf_text_source``; None: the PDF reader's default): the same document either way, pdfium in less
-    time."""
+    page that shows an image instead of text, and a picture on a page with text, is read by OCR when ``ocr``
+    is on (``nianbao.read.ocr``). The pages are read by ``pdf_text_source`` (``pdfium`` or ``pdfplumber``,
+    setting ``pdf_text_source``; None: the PDF reader's default): the same document either way, pdfium in
+    less time."""
     if fmt == "text":
         from nianbao.read.text import read_text
         return read_text(data, source)
@@ -88,16 +88,19 @@ def read_document(data: bytes, source: str, fmt: SourceFormat, *, max_pages: int
         from nianbao.read.html import read_html
         return read_html(data, source)
     if fmt == "pdf":
+        from nianbao.read.ocr import INSTALL_HINT, ocr_missing, read_pdf_ocr
         from nianbao.read.pdf import read_pdf, text_source
-        try:
-            return read_pdf(data, source, max_pages=max_pages, text_source=text_source(pdf_text_source))
-        except NeedsOcrError as exc:
-            from nianbao.read.ocr import INSTALL_HINT, read_scanned_pdf
 
-            if ocr:
-                return read_scanned_pdf(data, source, max_pages=max_pages)
-            raise NeedsOcrError(f"no page of the PDF has a text layer and OCR is switched off (setting `ocr`); "
-                                f"turn it on (OCR needs: {INSTALL_HINT})", source=source) from exc
+        source_lib = text_source(pdf_text_source)
+        missing = ocr_missing() if ocr else "OCR is switched off (setting `ocr`)"
+        if missing is None:
+            return read_pdf_ocr(data, source, max_pages=max_pages, text_source=source_lib)
+        try:
+            return read_pdf(data, source, max_pages=max_pages, text_source=source_lib)
+        except NeedsOcrError as exc:
+            raise NeedsOcrError(f"no page of the PDF has a text layer and {missing}; to read scanned reports "
+                                f"{'turn it on' if not ocr else 'install OCR'} (OCR needs: {INSTALL_HINT})",
+                                source=source) from exc
     if fmt == "docx":
         from nianbao.read.docx import read_docx
         return read_docx(data, source)
@@ -108,3 +111,8 @@ def read_document(data: bytes, source: str, fmt: SourceFormat, *, max_pages: int
     from nianbao.read.legacy import read_legacy
     suffix = ".rtf" if data.startswith(b"{\\rtf") else (Path(source).suffix.lower() or ".doc")
     return read_legacy(data, suffix, source)
+
+
+# Formats sniffing recognises by their own magic bytes (as opposed to "text", which any bytes without a
+# NUL are): a file found under a data or image name (.json, .png) is read only when it is one of these.
+MAGIC_FORMATS: Final[frozenset[str]] = frozenset({"pdf", "docx"})

@@ -30,6 +30,7 @@ from typing import Any
 import lxml.html
 from lxml import etree
 
+from nianbao.chrome import ARTICLE_META, BREADCRUMB, PAGE_TOOLS, is_footer_text
 from nianbao.errors import CorruptFileError, NianbaoError
 from nianbao.grammar import section_of
 from nianbao.model import Block, Cell, Document, Grid, Origin, TextBlock
@@ -323,29 +324,16 @@ class _Walker:
 
 _REPORT_TABLE = re.compile(r"第二十条|规章|规范性文件|行政许可|行政处罚|申请人|自然人|法人或其他组织|予以公开|行政复议|行政诉讼")
 _TITLE = re.compile(r"(?:\d{4}|[〇零一二三四五六七八九]{4})年.{0,40}报告|政府信息公开.{0,20}报告|年报")
-_META = re.compile(r"日期[:：]|(?:发布|更新|发文|生成|成文)时间|信息来源|来源[:：]|发文机关|发布机构|索引号|"
-                   r"^\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}日?$")
-_BREADCRUMB = re.compile(r"当前位置|您的位置|您现在的位置|所在位置|现在的位置|^首页.{0,80}[>»›＞→/]")
-_TOOLS = re.compile(r"打印|关闭|字号|字体|大中小|分享|收藏|扫一扫|返回顶部|上一篇|下一篇|浏览次数|访问量|阅读次数")
-# Site footer lines: the strong patterns in lines up to 200 characters, the weak ones only in short lines
-# (a report may well say 请联系我们).
-_FOOTER_STRONG = re.compile(r"主办单位|主办[:：]|承办单位|承办[:：]|ICP|网站标识码|公网安备|版权所有|Copyright|©",
-                            re.IGNORECASE)
-_FOOTER_WEAK = re.compile(r"站点地图|网站地图|联系我们|关于我们|网站声明|上一篇|下一篇|相关链接|相关阅读|相关文章|相关新闻|"
-                          r"相关稿件|扫一扫|分享到|打印本页|关闭窗口|【打印】|【关闭】")
 _TITLE_SCAN = 12  # how many blocks before the article may hold its title and date
 
 
 def _is_footer(b: _Raw) -> bool:
-    if b.is_grid:
-        return False
-    t = strip_spaces(b.text)
-    return (len(t) <= 200 and bool(_FOOTER_STRONG.search(t))) or (len(t) <= 40 and bool(_FOOTER_WEAK.search(t)))
+    return not b.is_grid and is_footer_text(strip_spaces(b.text))
 
 
 def _is_chrome(b: _Raw) -> bool:
     t = strip_spaces(b.text)
-    return b.link_dominated or _is_footer(b) or bool(_BREADCRUMB.search(t)) or (len(t) <= 40 and bool(_TOOLS.search(t)))
+    return b.link_dominated or _is_footer(b) or bool(BREADCRUMB.search(t)) or (len(t) <= 40 and bool(PAGE_TOOLS.search(t)))
 
 
 def _title_or_meta(b: _Raw) -> str | None:
@@ -353,11 +341,11 @@ def _title_or_meta(b: _Raw) -> str | None:
     if b.is_grid or b.link_dominated:
         return None
     t = strip_spaces(b.text)
-    if _BREADCRUMB.search(t):
+    if BREADCRUMB.search(t):
         return None
     if len(t) <= 80 and _TITLE.search(t):
         return "title"
-    return "meta" if len(t) <= 150 and _META.search(t) else None
+    return "meta" if len(t) <= 150 and ARTICLE_META.search(t) else None
 
 
 def _within(el: Any, container: Any) -> bool:
@@ -400,7 +388,7 @@ def _article(raw: list[_Raw], body: Any) -> list[_Raw]:
 
     # Inside the container: before the first anchor, drop everything up to the last breadcrumb and any chrome.
     lead = [i for i in inside if i < first_anchor]
-    crumbs = [i for i in lead if not raw[i].is_grid and _BREADCRUMB.search(strip_spaces(raw[i].text))]
+    crumbs = [i for i in lead if not raw[i].is_grid and BREADCRUMB.search(strip_spaces(raw[i].text))]
     if crumbs:
         lead = [i for i in lead if i > crumbs[-1]]
     keep += [i for i in lead if raw[i].is_grid or not _is_chrome(raw[i])]

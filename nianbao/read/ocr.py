@@ -1,303 +1,291 @@
-"""Scanned (image-only) PDF reports into the document model by OCR (tesseract, ``chi_sim``).
+"""Page images (scanned pages, pictures of tables) into the document model by OCR.
 
-Per page:
+Per image (a whole scanned page, or the picture of a table on a page with text):
 
-1. **Render** the page with pypdfium2 at ``DPI`` (grey) and binarise it.
-2. **Rules.** Runs of dark pixels at least ``_MIN_H_PT`` long (horizontal) or ``_MIN_V_PT`` (vertical)
-   are rule pieces; they are converted to points and merged exactly as the PDF reader merges drawn
-   rules (``nianbao.read.layout.merge_rules``). Pieces that form a ruled table (a lattice,
-   ``find_lattices``) are erased from the image, so tesseract sees text only; pieces outside a table
-   (strokes of large title characters) stay.
-3. **Words.** ``tesseract -l chi_sim --psm 4 tsv`` gives every word with its pixel box. A word's box
-   is divided evenly over its characters (tesseract gives no per-character boxes in TSV), each character
-   sized by the height of its line.
-4. **Layout.** The characters and rules go through the layout engine the PDF reader uses
-   (``nianbao.read.layout``: ``layout_page`` for lattice cells, unruled tables and lines, ``assemble``
-   for the document), so segmentation and template mapping see the same model as for a PDF with a text
-   layer; pages and bboxes are in PDF points. The document is marked ``ocr=True``: the pipeline publishes its numbers only where the
-   identities vouch for them (``nianbao.validate.ocrgate``).
+1. **Clean and straighten** (``ocr_pixels``): grey from the red channel (seals fade), specks of
+   one or two pixels removed, the skew angle from the horizontal projection of text lines and rules, turned back.
+2. **Rules**: straight runs of ink found by morphology, converted to points and merged exactly as the
+   PDF reader merges drawn rules; ruled tables (lattices) come from the layout engine.
+3. **Text**: RapidOCR detects and reads every text line (``ocr_engines``). A line whose box crosses a
+   column rule of a table (two cells read as one line) is cut at the rule and each piece read again, so
+   no character is placed in the wrong cell. A line's box is divided evenly over its characters.
+4. **Value cells**: every table cell whose text is a number, a "/" or nothing gets its readings
+   (``OcrRead``): RapidOCR's, tesseract's (digits only, one run per page for all cells), its ink count,
+   and where the two engines differ a RapidOCR re-read of the crop at 1.6x. tesseract reads the
+   crops before despeckling, so the two readings do not share a preprocessing mistake. A cell that looks empty but
+   holds ink is read from its crop. The gate (``nianbao.validate.ocrgate``) publishes a number only on agreement.
+5. **Layout**: the characters and rules go through the layout engine the PDF reader uses (``nianbao.read.layout``:
+   ``layout_page``, ``assemble``), so segmentation and mapping see the same model as for a PDF with text; pages and bboxes
+   are in PDF points. The document is marked ``ocr=True``.
 
-Pure: the only side effects are temporary files and the ``tesseract`` child process; no prefect.
+Pure: no prefect; the only side effects are the tesseract child process and its temporary files.
 """
 
 from __future__ import annotations
 
-import os
-import re
-import shutil
-import subprocess
-import tempfile
+import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
-from PIL import Image
+import numpy as np
 
-from nianbao.errors import CorruptFileError, NeedsOcrError, PageLimitError
-from nianbao.model import Document, ReaderProblem
+from nianbao.model import Document, Grid, OcrRead, Origin, ReaderProblem
+from nianbao.normalize import parse_value, strip_spaces
+from nianbao.read import ocr_engines as eng
+from nianbao.read import ocr_pixels as px
 from nianbao.read.layout import (
-    SNAP,
-    TOUCH,
     Char,
+    Lattice,
     LatticeCell,
     PageLayout,
     Rule,
-    assemble,
     find_lattices,
     layout_page,
     merge_rules,
 )
+from nianbao.read.ocr_labels import snap_labels
+from nianbao.read.pdf import DEFAULT_TEXT_SOURCE, OcrRequest, TextSource, read_pdf
 
-__all__ = ["DPI", "INSTALL_HINT", "ocr_missing", "read_scanned_pdf"]
+__all__ = ["DPI", "INSTALL_HINT", "OcrImage", "ocr_image", "ocr_missing", "read_pdf_ocr"]
 
-DPI = 300
-_PSM = "4"  # one column of text of variable sizes: keeps table rows as lines (6 drops more lone digits)
-INSTALL_HINT = "apt-get install tesseract-ocr tesseract-ocr-chi-sim"
-_PT = 72.0 / DPI  # points per pixel
-_DARK = 160  # grey level below which a pixel is ink
+DPI = 200.0  # RapidOCR reads body text (10.5 pt = 29 px here) well; more only costs time
+INSTALL_HINT = "bash scripts/setup.sh (installs rapidocr and onnxruntime from requirements.lock)"
 _MIN_H_PT = 20.0  # a horizontal rule piece is at least this long (longer than any character stroke)
 _MIN_V_PT = 12.0  # vertical: longer than the strokes of body-size characters
-_HALO = 2  # pixel lines erased on each side of a table rule
-_LANG = "chi_sim"
-_MIN_INK = 12  # ink pixels that make an empty-looking cell worth a second look (specks are fewer)
-_TIMEOUT_S = 300.0  # per page; a page that takes longer is reported, not waited for
+_MIN_INK = 25  # ink pixels that make an empty-looking cell worth reading (noise left after despeckling is less)
+_INSET_PT = 2.5  # a cell's crop stays this far inside its rules (blurred rules are thick)
+_RESCALE = 1.6
+_MAX_DPI = 300.0
 
 
 def ocr_missing() -> str | None:
-    """Return None when the ``tesseract`` program with ``chi_sim`` data can be run, else what is missing."""
-    exe = shutil.which("tesseract")
-    if exe is None:
-        return "the tesseract program is not installed"
-    try:
-        out = subprocess.run([exe, "--list-langs"], capture_output=True, text=True, timeout=60, check=False)
-    except (OSError, subprocess.SubprocessError) as exc:
-        return f"tesseract cannot be run ({type(exc).__name__}: {exc})"
-    if _LANG not in (out.stdout + out.stderr).split():
-        return f"tesseract has no {_LANG} (simplified Chinese) language data"
-    return None
+    """Return None when the primary OCR engine can run, else what is missing."""
+    return eng.engine_missing()
 
 
-# --------------------------------------------------------------------------------------------
-# Rules from pixels
-# --------------------------------------------------------------------------------------------
+@dataclass
+class OcrImage:
+    """What OCR made of one image: characters and rules in page points, cell readings, skew found."""
 
-@dataclass(frozen=True)
-class _Run:
-    line: int  # pixel row (horizontal run) or column (vertical run)
-    a: int
-    b: int  # exclusive
-
-
-def _runs(img: Image.Image, min_px: int) -> list[_Run]:
-    """Given a binarised image (ink 0, paper 255), return the runs of ink along each row of at least
-    ``min_px`` pixels (a regular expression over the row's bytes keeps this in C)."""
-    w, h = img.size
-    buf = img.tobytes()
-    pat = re.compile(b"\x00{%d,}" % min_px)
-    return [_Run(y, m.start(), m.end()) for y in range(h) for m in pat.finditer(buf, y * w, (y + 1) * w)]
+    chars: list[Char]
+    hs: list[Rule]
+    vs: list[Rule]
+    reads: list[OcrRead]
+    angle: float
 
 
-def _to_rules(runs: list[_Run], width: int) -> list[Rule]:
-    return [Rule((r.line + 0.5) * _PT, (r.a - r.line * width) * _PT, (r.b - r.line * width) * _PT)
-            for r in runs]
+def _crop(grey: px.Grey, box: tuple[float, float, float, float]) -> px.Grey:
+    h, w = grey.shape
+    x0, y0, x1, y1 = (round(v) for v in box)
+    return grey[max(0, y0):min(h, y1), max(0, x0):min(w, x1)]
 
 
-def _inside(r: _Run, width: int, box: tuple[float, float, float, float], horizontal: bool) -> bool:
-    """True if a run lies on a lattice (box in points: x0, top, x1, bottom), within the rule snap."""
-    x0, top, x1, bottom = box
-    pos = (r.line + 0.5) * _PT
-    a, b = (r.a - r.line * width) * _PT, (r.b - r.line * width) * _PT
-    m = SNAP + TOUCH
-    if horizontal:
-        return top - m <= pos <= bottom + m and a >= x0 - m and b <= x1 + m
-    return x0 - m <= pos <= x1 + m and a >= top - m and b <= bottom + m
+def _pad(img: px.Grey, scale: float = 1.0, border: int = 6) -> px.Grey:
+    import cv2
+
+    if scale != 1.0:
+        img = np.asarray(cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC), dtype=np.uint8)
+    return np.asarray(cv2.copyMakeBorder(img, border, border, border, border, cv2.BORDER_CONSTANT, value=255),
+                      dtype=np.uint8)
 
 
-def _erase(buf: bytearray, r: _Run, width: int, n_lines: int) -> None:
-    """Paint a rule run white, with ``_HALO`` pixel lines on each side: the ragged edge of a scanned
-    rule would otherwise reach tesseract as stray commas and quotes."""
-    for d in range(-_HALO, _HALO + 1):
-        if 0 <= r.line + d < n_lines:
-            off = d * width
-            buf[r.a + off:r.b + off] = b"\xff" * (r.b - r.a)
-
-
-def _page_rules(bw: Image.Image) -> tuple[list[Rule], list[Rule], Image.Image]:
-    """Given a binarised page, return its horizontal and vertical rules (points) and the image with the
-    rules of ruled tables erased."""
-    w, h = bw.size
-    hruns = _runs(bw, round(_MIN_H_PT / _PT))
-    tr = bw.transpose(Image.Transpose.TRANSPOSE)
-    vruns = _runs(tr, round(_MIN_V_PT / _PT))
-    hs = merge_rules(_to_rules(hruns, w))
-    vs = merge_rules(_to_rules(vruns, h))
-    boxes = [lat.bbox for lat in find_lattices(hs, vs)]
-    if not boxes:
-        return hs, vs, bw
-    page = bytearray(bw.tobytes())
-    for r in hruns:
-        if any(_inside(r, w, box, True) for box in boxes):
-            _erase(page, r, w, h)
-    erased = Image.frombytes("L", (w, h), bytes(page))
-    cols = bytearray(erased.transpose(Image.Transpose.TRANSPOSE).tobytes())
-    for r in vruns:
-        if any(_inside(r, h, box, False) for box in boxes):
-            _erase(cols, r, h, w)
-    erased = Image.frombytes("L", (h, w), bytes(cols)).transpose(Image.Transpose.TRANSPOSE)
-    return hs, vs, erased
-
-
-# --------------------------------------------------------------------------------------------
-# Words from tesseract
-# --------------------------------------------------------------------------------------------
-
-def _tesseract_tsv(png: Path, *options: str) -> str:
-    """Given a page image file and tesseract options, return tesseract's TSV (one row per word)."""
-    env = dict(os.environ, OMP_THREAD_LIMIT="1")  # one page at a time per worker; threads only add overhead
-    try:
-        out = subprocess.run(["tesseract", str(png), "stdout", "--dpi", str(DPI), *options, "tsv"],
-                             capture_output=True, text=True, timeout=_TIMEOUT_S, env=env, check=False)
-    except FileNotFoundError as exc:
-        raise NeedsOcrError(f"the tesseract program is not installed; install it: {INSTALL_HINT}") from exc
-    if out.returncode != 0:
-        raise RuntimeError(f"tesseract failed (exit {out.returncode}): {out.stderr.strip()[:300]}")
-    return out.stdout
-
-
-def _chars(tsv: str) -> list[Char]:
-    """Given tesseract TSV, return one character per recognised glyph, in points, each word's box split
-    evenly over its characters and sized by its line's height."""
-    words: list[tuple[tuple[int, int, int, int], str, int, int, int, int]] = []
-    line_h: dict[tuple[int, int, int, int], int] = {}
-    for row in tsv.splitlines()[1:]:
-        f = row.split("\t")
-        if len(f) < 12:
+def _split(line: eng.TextLine, lats: Sequence[Lattice], k: float
+           ) -> list[tuple[tuple[float, float, float, float], str | None]]:
+    """Given a text line (pixels) and the page's lattices (points; ``k`` px per pt), return its pieces:
+    the line itself (text known) or, when it crosses column rules of a table, one box per cell it
+    covers (text None: to be read again)."""
+    x0, y0, x1, y1 = line.box
+    cy = (y0 + y1) / 2 / k
+    for lat in lats:
+        if not (lat.ys[0] <= cy <= lat.ys[-1]):
             continue
-        level, key = f[0], (int(f[1]), int(f[2]), int(f[3]), int(f[4]))
-        left, top, width, height = (int(v) for v in f[6:10])
-        if level == "4":
-            line_h[key] = height
-        elif level == "5" and f[11].strip():
-            words.append((key, "".join(f[11].split()), left, top, width, height))
-    out: list[Char] = []
-    for key, text, left, top, width, height in words:
-        size = min(line_h.get(key, height), 2 * height) * _PT
-        step = width / len(text)
-        for i, ch in enumerate(text):
-            x0 = left + i * step
-            out.append(Char(ch, x0 * _PT, (x0 + step) * _PT, top * _PT, (top + height) * _PT, size))
-    return out
+        mids = [(a + b) / 2 for a, b in zip(lat.xs, lat.xs[1:])]
+        walls = [lat.xs[j + 1] for j in range(len(mids) - 1)  # a rule between two different cells at this height
+                 if lat.locate(mids[j], cy) is not lat.locate(mids[j + 1], cy)]
+        cuts = [x * k for x in walls if x0 + 0.3 * (y1 - y0) < x * k < x1 - 0.3 * (y1 - y0)]
+        if not cuts:
+            break
+        edges = [x0, *cuts, x1]
+        return [((a, y0, b, y1), None) for a, b in itertools.pairwise(edges) if b - a > 0.3 * (y1 - y0)]
+    return [(line.box, line.text)]
 
 
-def _ink(img: Image.Image) -> int:
-    """Number of ink pixels of a binarised image."""
-    return img.histogram()[0]
+def _body_height(boxes: list[tuple[float, float, float, float]]) -> float | None:
+    """The median height (pixels) of the detected boxes of longer lines: the body text's."""
+    heights = sorted(b[3] - b[1] for b in boxes)
+    return heights[len(heights) // 2] if heights else None
 
 
-def _read_empty_cells(clean: Image.Image, chars: list[Char], hs: list[Rule], vs: list[Rule],
-                      tmp: Path, page_no: int) -> list[Char]:
-    """Given the first pass's characters, return characters read in ruled-table cells that pass left empty
-    although they hold ink. tesseract's page layout drops lone digits in wide, sparse rows; so the inked
-    empty cells are cut out, stacked one per line in a second image and read in one more run, each line
-    mapped back to its cell. Cells the first pass read are never changed."""
+def _chars(box: tuple[float, float, float, float], text: str, k: float, dx: float, dy: float,
+           body: float | None = None) -> list[Char]:
+    """Characters of one read piece, its box divided evenly, in points (offset by the image's origin).
+    Detected boxes of body lines differ in height by a few pixels; the layout joins the lines of a
+    paragraph only when their font sizes agree, so a box within a quarter of the body height gets the
+    body size."""
+    text = "".join(text.split())
+    if not text:
+        return []
+    x0, y0, x1, y1 = (v / k for v in box)
+    step = (x1 - x0) / len(text)
+    h = box[3] - box[1]
+    if body is not None and abs(h - body) <= 0.25 * body:
+        h = body
+    size = max(h / k * 0.85, 1.0)
+    return [Char(ch, dx + x0 + i * step, dx + x0 + (i + 1) * step, dy + y0, dy + y1, size)
+            for i, ch in enumerate(text)]
+
+
+def _cell_text(chars: list[Char]) -> str:
+    """The text of a cell's characters, line by line (enough to tell a number, "/" or nothing)."""
+    return "".join(c.text for c in sorted(chars, key=lambda c: (round(c.cy / max(c.h, 1.0)), c.cx)))
+
+
+def _value_like(text: str) -> bool:
+    return parse_value(text).kind in ("number", "not_applicable", "blank")
+
+
+def ocr_image(img: px.Grey, page_no: int, *, dpi: float = DPI, origin: tuple[float, float] = (0.0, 0.0)
+              ) -> OcrImage:
+    """Given a page image or the picture of a table (RGB or grey, ``dpi`` pixels per inch) placed at
+    ``origin`` (x0, top in points) on page ``page_no``, return its characters, rules and cell readings."""
+    k = dpi / 72.0
+    dx, dy = origin
+    plain = px.unseal(img)  # tesseract reads the cells from this: no despeckling, an independent view
+    grey = px.despeckle(plain)
+    angle = px.skew_angle(grey)
+    grey, plain = px.rotate(grey, angle), px.rotate(plain, angle)
+    hpx, vpx = px.find_rules(grey, dpi, _MIN_H_PT, _MIN_V_PT)
+    hs = merge_rules([Rule(r.pos / k + dy, r.a / k + dx, r.b / k + dx) for r in hpx])
+    vs = merge_rules([Rule(r.pos / k + dx, r.a / k + dy, r.b / k + dy) for r in vpx])
     lats = find_lattices(hs, vs)
-    read: set[int] = set()
+    local = [Lattice([x - dx for x in lat.xs], [y - dy for y in lat.ys], lat.cells, lat.where) for lat in lats]
+    # Table rules erased: a rule next to a character is read as one (丨, 【, E); lines merged over erased
+    # column rules are cut apart again by _split.
+    boxes = [tuple(v * k for v in (lat.xs[0], lat.ys[0], lat.xs[-1], lat.ys[-1])) for lat in local]
+    grey = px.erase_rules(grey, [*hpx, *vpx], hpx, boxes)
+    pieces = [p for line in eng.read_lines(grey) for p in _split(line, local, k)]
+    again = [i for i, (_, t) in enumerate(pieces) if t is None]
+    for i, text in zip(again, eng.recognise([_pad(_crop(grey, pieces[i][0])) for i in again])):
+        pieces[i] = (pieces[i][0], text)
+    body = _body_height([box for box, text in pieces if len(text or "") >= 4])
+    chars = [c for box, text in pieces for c in _chars(box, text or "", k, dx, dy, body)]
+    reads = _read_cells(grey, plain, lats, chars, page_no, k, dx, dy, dpi)
+    return OcrImage(chars, hs, vs, reads, angle)
+
+
+def _read_cells(grey: px.Grey, plain: px.Grey, lats: Sequence[Lattice], chars: list[Char], page_no: int, k: float,
+                dx: float, dy: float, dpi: float) -> list[OcrRead]:
+    """Readings of every value-like cell of the page's tables; characters read from the crops of inked
+    cells that the line reader left empty are appended to ``chars``."""
+    in_cell: dict[int, list[Char]] = {}
     for c in chars:
         for lat in lats:
             cell = lat.locate(c.cx, c.cy)
             if cell is not None:
-                read.add(id(cell))
+                in_cell.setdefault(id(cell), []).append(c)
                 break
-    inset = _HALO + 3
-    crops: list[tuple[Image.Image, LatticeCell]] = []
+    cells: list[tuple[LatticeCell, px.Grey, str, int]] = []
+    plains: list[px.Grey] = []
     for lat in lats:
         for cell in lat.cells:
-            if id(cell) in read:
+            x0, top, x1, bottom = cell.bbox
+            box = ((x0 - dx + _INSET_PT) * k, (top - dy + _INSET_PT) * k,
+                   (x1 - dx - _INSET_PT) * k, (bottom - dy - _INSET_PT) * k)
+            if box[2] - box[0] < 4 or box[3] - box[1] < 4:
                 continue
-            x0, top, x1, bottom = (round(v / _PT) for v in cell.bbox)
-            if x1 - x0 <= 2 * inset or bottom - top <= 2 * inset:
-                continue
-            crop = clean.crop((x0 + inset, top + inset, x1 - inset, bottom - inset))
-            if _ink(crop) >= _MIN_INK:
-                crops.append((crop, cell))
-    if not crops:
-        return []
-    gap = 40
-    width = max(c.size[0] for c, _ in crops) + 2 * gap
-    height = sum(c.size[1] + gap for c, _ in crops) + gap
-    mosaic = Image.new("L", (width, height), 255)
-    slots: list[tuple[int, int, LatticeCell]] = []  # (y0, y1) in the mosaic, the cell
-    y = gap
-    for crop, cell in crops:
-        mosaic.paste(crop, (gap, y))
-        slots.append((y, y + crop.size[1], cell))
-        y += crop.size[1] + gap
-    png = tmp / f"cells-{page_no}.png"
-    mosaic.save(png)
-    out: list[Char] = []
-    # A digit-friendly pass: in a value cell the first pass left empty, a round glyph is 0, not O or 〇.
-    for c in _chars(_tesseract_tsv(png, "-l", _LANG, "--psm", "6", "-c", "tessedit_char_whitelist=0123456789/-.")):
-        cy = c.cy / _PT
-        slot = next((s for s in slots if s[0] <= cy <= s[1]), None)
-        if slot is None:
-            continue
-        y0, _, cell = slot
-        dx = cell.bbox[0] + (inset - gap) * _PT
-        dy = cell.bbox[1] + (inset - y0) * _PT
-        out.append(Char(c.text, c.x0 + dx, c.x1 + dx, c.top + dy, c.bottom + dy, c.size))
-    return out
+            crop = _crop(grey, box)
+            text = _cell_text(in_cell.get(id(cell), []))
+            if _value_like(text):
+                cells.append((cell, crop, text, px.ink(crop)))
+                plains.append(_crop(plain, box))
+    empty_inked = [i for i, (_, _, text, n) in enumerate(cells) if not strip_spaces(text) and n >= _MIN_INK]
+    for i, text in zip(empty_inked, eng.recognise([_pad(cells[i][1]) for i in empty_inked])):
+        cell, crop, _, n = cells[i]
+        text = strip_spaces(text)
+        if text and _value_like(text):
+            x0, top, x1, bottom = cell.bbox
+            w = min(len(text) * 0.6 * (bottom - top), x1 - x0 - 2 * _INSET_PT)
+            cx, cy = (x0 + x1) / 2, (top + bottom) / 2
+            box = ((cx - w / 2 - dx) * k, (cy - 0.3 * (bottom - top) - dy) * k,
+                   (cx + w / 2 - dx) * k, (cy + 0.3 * (bottom - top) - dy) * k)
+            chars.extend(_chars(box, text, k, dx, dy))  # a lone value: its size does not matter
+            cells[i] = (cell, crop, text, n)
+    inked = [i for i, (_, _, text, n) in enumerate(cells) if strip_spaces(text) or n >= _MIN_INK]
+    second = eng.tesseract_cells([_pad(plains[i], border=4) for i in inked], dpi)
+    seconds: dict[int, str | None] = {i: (second[j] if second is not None else None) for j, i in enumerate(inked)}
+    differ = [i for i in inked if seconds[i] is None or strip_spaces(seconds[i] or "") != strip_spaces(cells[i][2])]
+    rescaled = dict(zip(differ, eng.recognise([_pad(cells[i][1], _RESCALE, 10) for i in differ])))
+    return [OcrRead(page_no, cell.bbox, strip_spaces(text), seconds.get(i, ""), rescaled.get(i), n)
+            for i, (cell, _, text, n) in enumerate(cells)]
 
 
 # --------------------------------------------------------------------------------------------
-# Entry point
+# PDFs: scanned pages and pictures of tables, page by page
 # --------------------------------------------------------------------------------------------
 
-def _read_page(img: Image.Image, page_no: int, height_pt: float, tmp: Path,
-               carry: list[float]) -> PageLayout:
-    bw = img.convert("L").point(lambda v: 0 if v < _DARK else 255)
-    hs, vs, clean = _page_rules(bw)
-    png = tmp / f"page-{page_no}.png"
-    clean.save(png)
-    chars = _chars(_tesseract_tsv(png, "-l", _LANG, "--psm", _PSM))
-    chars.extend(_read_empty_cells(clean, chars, hs, vs, tmp, page_no))
-    problems: list[ReaderProblem] = []
-    if not chars:
-        problems.append(ReaderProblem("ocr_empty_page", f"page {page_no}: OCR found no text", page_no))
-        return PageLayout(page_no, [], {}, problems, False, height_pt)
-    return layout_page(chars, hs, vs, page_no, height_pt, problems, carry)
+class _PageReader:
+    """The PDF reader's OCR hook: renders the requested regions of a page with pdfium (opened once per
+    document), reads them and lays the page out with the text layer's characters and rules."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._doc: Any = None
+        self.reads: list[OcrRead] = []
+        self.regions: list[tuple[int, tuple[float, float, float, float]]] = []
+
+    def __call__(self, req: OcrRequest) -> PageLayout:
+        import pypdfium2 as pdfium
+
+        if self._doc is None:
+            self._doc = pdfium.PdfDocument(self._data)
+        chars, hs, vs = list(req.chars), list(req.hs), list(req.vs)
+        page = self._doc[req.page_no - 1]
+        # An image shrunk onto the page (a phone scan with margins) is rendered at its own resolution.
+        dpi = min(max(DPI, req.dpi or DPI), _MAX_DPI)
+        try:
+            for x0, top, x1, bottom in req.regions:
+                crop = (x0, req.height - bottom, req.width - x1, top)  # pdfium: cut from left, bottom, right, top
+                img = np.asarray(page.render(scale=dpi / 72.0, crop=crop).to_pil().convert("RGB"), dtype=np.uint8)
+                res = ocr_image(img, req.page_no, dpi=dpi, origin=(x0, top))
+                chars.extend(res.chars)
+                hs.extend(res.hs)
+                vs.extend(res.vs)
+                self.reads.extend(res.reads)
+                self.regions.append((req.page_no, (x0, top, x1, bottom)))
+        finally:
+            page.close()
+        if not chars:
+            req.problems.append(ReaderProblem("ocr_empty_page", f"page {req.page_no}: OCR found no text",
+                                              req.page_no))
+            return PageLayout(req.page_no, [], {}, req.problems, False, req.height)
+        return layout_page(chars, merge_rules(hs), merge_rules(vs), req.page_no, req.height, req.problems,
+                           req.carry)
+
+    def close(self) -> None:
+        if self._doc is not None:
+            self._doc.close()
 
 
-def read_scanned_pdf(data: bytes, source: str = "", *, max_pages: int = 500) -> Document:
-    """Given the bytes of a PDF whose pages are images, return its document model read by OCR
-    (``ocr=True``). Raises ``NeedsOcrError`` with the install command when tesseract or its ``chi_sim``
-    data is missing, ``CorruptFileError`` when pdfium cannot open the file."""
-    missing = ocr_missing()
-    if missing is not None:
-        raise NeedsOcrError(f"no page of the PDF has a text layer and {missing}; to read scanned reports "
-                            f"install OCR: {INSTALL_HINT}", source=source)
-    import pypdfium2 as pdfium
-
+def read_pdf_ocr(data: bytes, source: str = "", *, max_pages: int = 500,
+                 text_source: TextSource = DEFAULT_TEXT_SOURCE) -> Document:
+    """Given the bytes of a PDF, return its document model with every page that shows an image instead of
+    text (a scan) and every picture on a page with text (a pasted table) read by OCR. The document is
+    ``ocr=True`` when anything was, with the cell readings and the OCR'd regions for the gate. Raises
+    what ``read_pdf`` raises (``NeedsOcrError`` when OCR found no text on any page either)."""
+    reader = _PageReader(data)
     try:
-        doc = pdfium.PdfDocument(data)
-    except pdfium.PdfiumError as exc:
-        raise CorruptFileError(f"the PDF cannot be rendered for OCR ({exc})", source=source) from exc
-    try:
-        n_pages = len(doc)
-        if n_pages > max_pages:
-            raise PageLimitError(f"the PDF has {n_pages} pages, more than max_pages={max_pages}", source=source)
-        outs: list[PageLayout] = []
-        with tempfile.TemporaryDirectory(prefix="nianbao-ocr-") as tmpdir:
-            for i in range(n_pages):
-                page = doc[i]
-                try:
-                    height = float(page.get_height())
-                    img = page.render(scale=DPI / 72.0, grayscale=True).to_pil()
-                finally:
-                    page.close()
-                outs.append(_read_page(img, i + 1, height, Path(tmpdir), outs[-1].carry if outs else []))
+        doc = read_pdf(data, source, max_pages=max_pages, ocr=reader, text_source=text_source)
     finally:
-        doc.close()
-    problems = [p for po in outs for p in po.problems]
-    if not any(po.text for po in outs):
-        raise NeedsOcrError("no page of the PDF has a text layer and OCR found no text on any page",
-                            source=source)
-    return assemble(outs, None, problems, n_pages, ocr=True)
+        reader.close()
+    if reader.regions:
+        doc.ocr, doc.ocr_reads, doc.ocr_regions = True, reader.reads, reader.regions
+        snap_labels([b for b in doc.blocks if isinstance(b, Grid) and _in_regions(b.origin, reader.regions)])
+    return doc
+
+
+def _in_regions(origin: Origin, regions: list[tuple[int, tuple[float, float, float, float]]]) -> bool:
+    if origin.page is None or origin.bbox is None:
+        return False
+    cx, cy = (origin.bbox[0] + origin.bbox[2]) / 2, (origin.bbox[1] + origin.bbox[3]) / 2
+    return any(p == origin.page and b[0] <= cx <= b[2] and b[1] <= cy <= b[3] for p, b in regions)

@@ -39,12 +39,12 @@ from nianbao.errors import (
 )
 from nianbao.model import Document, ReaderProblem
 from nianbao.read.layout import PageLayout, assemble
-from nianbao.read.pdfpage import Glyph, PageContent, lay_out
+from nianbao.read.pdfpage import Glyph, OcrHook, OcrRequest, PageContent, lay_out
 
 if TYPE_CHECKING:
     from nianbao.read.pdfium import PdfiumPages
 
-__all__ = ["DEFAULT_TEXT_SOURCE", "TEXT_SOURCES", "TextSource", "read_pdf", "text_source"]
+__all__ = ["DEFAULT_TEXT_SOURCE", "TEXT_SOURCES", "OcrHook", "OcrRequest", "TextSource", "read_pdf", "text_source"]
 
 TextSource = Literal["pdfplumber", "pdfium"]
 TEXT_SOURCES: tuple[TextSource, ...] = ("pdfplumber", "pdfium")
@@ -93,7 +93,9 @@ def _plumber_content(page: Any) -> PageContent:
                     bool(_CID.match(c["text"])))
               for c in page.chars if c["text"].strip() and not _faint(c)]
     images = [(float(i["x0"]), float(i["top"]), float(i["x1"]), float(i["bottom"])) for i in page.images]
-    return PageContent(float(page.width), float(page.height), glyphs, page.lines, page.rects, page.curves, images)
+    pixels = [float(i["srcsize"][0]) if i.get("srcsize") else None for i in page.images]
+    return PageContent(float(page.width), float(page.height), glyphs, page.lines, page.rects, page.curves, images,
+                       pixels)
 
 
 # --------------------------------------------------------------------------------------------
@@ -147,7 +149,7 @@ def _reraise_memory_error(exc: BaseException) -> None:
 
 
 def read_pdf(data: bytes, source: str = "", *, max_pages: int = 500, password: str | None = None,
-             text_source: TextSource = DEFAULT_TEXT_SOURCE) -> Document:
+             text_source: TextSource = DEFAULT_TEXT_SOURCE, ocr: OcrHook | None = None) -> Document:
     """Given the bytes of a PDF, return its document model (text lines and table grids, page by page),
     the pages read by ``text_source`` (``"pdfplumber"`` or ``"pdfium"``; the same document either way).
 
@@ -155,6 +157,7 @@ def read_pdf(data: bytes, source: str = "", *, max_pages: int = 500, password: s
     ``PageLimitError`` (more than ``max_pages``), ``NeedsOcrError`` (no page has a text layer) and
     ``UnreadableFontError`` (every page with text has unmapped ``(cid:N)`` glyphs). Single unreadable
     pages are reported as ``ReaderProblem`` (``needs_ocr`` / ``unreadable_font``) and yield no blocks.
+    ``ocr``: the OCR reader's hook (``nianbao.read.ocr.read_pdf_ocr``) for scanned pages and pictures.
     """
     if not data:
         raise EmptyFileError("the PDF is empty (0 bytes)", source=source)
@@ -187,7 +190,7 @@ def read_pdf(data: bytes, source: str = "", *, max_pages: int = 500, password: s
         for k, page in enumerate(pages):
             try:
                 content = pdfium.content(k) if pdfium is not None else _plumber_content(page)
-                po = lay_out(content, page.page_number, outs[-1].carry if outs else ())
+                po = lay_out(content, page.page_number, outs[-1].carry if outs else (), ocr)
             except Exception as exc:  # a damaged content stream: the page is lost, the rest is kept
                 _reraise_memory_error(exc)
                 problem = ReaderProblem("corrupt_page", f"page {page.page_number} cannot be read "

@@ -391,6 +391,8 @@ class PdfiumPages:
         try:
             paths = _Paths(to_page)
             images: list[tuple[float, float, float, float]] = []
+            pixels: list[float | None] = []
+            pw, ph = ctypes.c_uint(), ctypes.c_uint()
             for obj, kind, m in _objects(page.raw, False, _IDENTITY):
                 if kind == raw.FPDF_PAGEOBJ_PATH:
                     paths.add(obj, m)
@@ -398,10 +400,12 @@ class PdfiumPages:
                     corners = [to_page(*_apply(m, u, v)) for u, v in ((0, 0), (1, 0), (0, 1), (1, 1))]
                     images.append((min(p[0] for p in corners), min(p[1] for p in corners),
                                    max(p[0] for p in corners), max(p[1] for p in corners)))
+                    ok = raw.FPDFImageObj_GetImagePixelSize(obj, pw, ph)
+                    pixels.append(float(pw.value) if ok and pw.value else None)
             glyphs = self._glyphs(page, ctm, height, mb_x0, mb_top, doctop0, font_metrics(pp, self.fonts))
         finally:
             page.close()
-        return PageContent(width, height, glyphs, paths.lines, paths.rects, paths.curves, images)
+        return PageContent(width, height, glyphs, paths.lines, paths.rects, paths.curves, images, pixels)
 
     @staticmethod
     def _glyphs(page: Any, ctm: _Matrix, height: float, mb_x0: float, mb_top: float, doctop0: float,

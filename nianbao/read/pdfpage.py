@@ -24,20 +24,42 @@ The layout engine (``nianbao.read.layout``) does the rest.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from nianbao.model import ReaderProblem
 from nianbao.read.layout import Char, PageLayout, Rule, cluster, layout_page, merge_rules
 
-__all__ = ["Glyph", "PageContent", "lay_out", "visible"]
+__all__ = ["Glyph", "OcrHook", "OcrRequest", "PageContent", "lay_out", "visible"]
 
 _THIN = 3.0  # a filled rectangle at most this thick is a rule
 _MIN_RULE = 2.0
 _SCAN_SHARE = 0.5  # images covering half the page ...
 _SCAN_MAX_CHARS = 40  # ... with fewer characters than this (a stamped page number): a scan
 _UNREADABLE_SHARE = 0.10  # pages with more glyphs without a Unicode mapping than this share are not read
+_PICTURE_SHARE = 0.05  # with an OCR hook, an image covering this share of a page is read (a pasted table)
+
+
+@dataclass
+class OcrRequest:
+    """A page (or the pictures on it) to be read by OCR: what the text layer gave (characters outside the
+    regions, rules) and the regions to read (bboxes in points; the whole page for a scan)."""
+
+    page_no: int
+    width: float
+    height: float
+    chars: list[Char]
+    hs: list[Rule]
+    vs: list[Rule]
+    regions: list[tuple[float, float, float, float]]
+    carry: Sequence[float]
+    problems: list[ReaderProblem]
+    dpi: float | None = None  # resolution of the largest image in the regions (pixels per inch), if known
+
+
+# Reads the regions of a page by OCR and lays the page out (``nianbao.read.ocr``); None: no OCR.
+OcrHook = Callable[[OcrRequest], PageLayout]
 
 
 @dataclass(slots=True)
@@ -69,6 +91,28 @@ class PageContent:
     rects: Sequence[dict[str, Any]] = ()
     curves: Sequence[dict[str, Any]] = ()
     images: list[tuple[float, float, float, float]] = field(default_factory=list)  # x0, top, x1, bottom
+    image_pixels: list[float | None] = field(default_factory=list)  # per image: its width in pixels, if known
+
+    def image_dpi(self) -> float | None:
+        """Pixels per inch of the page's largest image (its own resolution, as placed on the page)."""
+        if not self.images:
+            return None
+        k = max(range(len(self.images)), key=lambda i: self.images[i][2] - self.images[i][0])
+        px = self.image_pixels[k] if k < len(self.image_pixels) else None
+        w = self.images[k][2] - self.images[k][0]
+        return None if not px or w <= 0 else px / w * 72.0
+
+    def pictures(self) -> list[tuple[float, float, float, float]]:
+        """Bboxes (clipped to the page) of the images covering at least ``_PICTURE_SHARE`` of it with (almost)
+        no text drawn over them: a background or letterhead image under the text is not a picture to read."""
+        w, h = self.width, self.height
+        out = []
+        for ix0, itop, ix1, ibottom in self.images:
+            x0, top, x1, bottom = max(0.0, ix0), max(0.0, itop), min(w, ix1), min(h, ibottom)
+            over = sum(1 for c in self.glyphs if x0 <= (c.x0 + c.x1) / 2 <= x1 and top <= (c.top + c.bottom) / 2 <= bottom)
+            if (x1 - x0) * (bottom - top) >= _PICTURE_SHARE * w * h and over < 5:
+                out.append((x0, top, x1, bottom))
+        return out
 
 
 def _dedupe(chars: list[Glyph], tol: float = 1.0) -> list[Glyph]:
@@ -175,14 +219,21 @@ def _page_rules(page: PageContent) -> tuple[list[Rule], list[Rule]]:
     return merge_rules(hs), merge_rules(vs)
 
 
-def lay_out(page: PageContent, page_no: int, carry: Sequence[float] = ()) -> PageLayout:
+def lay_out(page: PageContent, page_no: int, carry: Sequence[float] = (), ocr: OcrHook | None = None
+            ) -> PageLayout:
     """Given what a library read from a page, return the laid-out page (``carry``: value-column centres
-    of an unruled table ending the previous page)."""
+    of an unruled table ending the previous page). With ``ocr``, a page without usable text that shows an
+    image is read whole by OCR, and the pictures on a page with text are read by OCR into the same page."""
     raw = page.glyphs
     problems: list[ReaderProblem] = []
-    area = page.width * page.height
+    w, h = page.width, page.height
+    area = w * h
     scanned = sum(max(0.0, x1 - x0) * max(0.0, bottom - top) for x0, top, x1, bottom in page.images
                   ) >= _SCAN_SHARE * area if page.images else False
+    pictures = page.pictures() if ocr is not None else []
+    if ocr is not None and (page.images or page.curves or page.rects) and (
+            not raw or (len(raw) < _SCAN_MAX_CHARS and (scanned or pictures))):
+        return ocr(OcrRequest(page_no, w, h, [], [], [], [(0.0, 0.0, w, h)], carry, problems, page.image_dpi()))
     if not raw or (scanned and len(raw) < _SCAN_MAX_CHARS):
         if raw or page.images or page.curves or page.rects:
             what = "no text layer" if not raw else f"a page-size image and only {len(raw)} characters of text"
@@ -201,4 +252,7 @@ def lay_out(page: PageContent, page_no: int, carry: Sequence[float] = ()) -> Pag
             "they read as U+FFFD", page_no))
     chars = [Char("\ufffd" if c.unmapped else c.text, c.x0, c.x1, c.top, c.bottom, c.size or 10.0) for c in raw]
     hs, vs = _page_rules(page)
+    if pictures and ocr is not None:
+        outside = [c for c in chars if not any(b[0] <= c.cx <= b[2] and b[1] <= c.cy <= b[3] for b in pictures)]
+        return ocr(OcrRequest(page_no, w, h, outside, hs, vs, pictures, carry, problems, page.image_dpi()))
     return layout_page(chars, hs, vs, page_no, page.height, problems, carry)

@@ -15,7 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from nianbao.grammar import CHROME, section_of, split_glued
+from nianbao.chrome import FOOTER_LINE
+from nianbao.grammar import section_of, split_glued
 from nianbao.model import Block, Document, Grid, TextBlock
 from nianbao.normalize import nfkc
 from nianbao.segment.meta import ReportMeta, extract_meta
@@ -115,7 +116,7 @@ def _end_of_report(doc: Document, after: int) -> int:
     """Return the index of the first block of site chrome after block ``after`` (or the end)."""
     for i in range(after + 1, len(doc.blocks)):
         b = doc.blocks[i]
-        if isinstance(b, TextBlock) and CHROME.search(b.text):
+        if isinstance(b, TextBlock) and FOOTER_LINE.search(b.text):
             return i
     return len(doc.blocks)
 

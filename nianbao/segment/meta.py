@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from nianbao.chrome import is_chrome_line
 from nianbao.model import Document, TextBlock
 from nianbao.normalize import nfkc
 
@@ -35,24 +36,12 @@ _YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
 _DATE = re.compile(r"((?:19|20)\d{2})\s*[年\-./]\s*(\d{1,2})\s*[月\-./]\s*(\d{1,2})\s*日?")
 _AGENCY_SUFFIX = re.compile(
     r"(人民政府|政府|办公厅|办公室|委员会|管委会|管理委员会|局|厅|委|办|署|院|中心|街道办事处|街道|镇|乡|区|县|市)$")
-# Crawler header lines and breadcrumbs: "key: value" lines of the page around the report.
-CRAWLER_HEADER = re.compile(
-    r"^\s*(?:栏目|所属栏目|发布日期|发布时间|更新时间|浏览次数|访问量|阅读次数|点击(?:数|量|率)?|来源|信息来源|文章来源|"
-    r"字号|当前位置|您的位置|您现在的位置|所在位置|文号|发布机构|发文机关|原文链接|本地目录|索引号|主题分类|作者|责任编辑|"
-    r"分享到|标题)\s*[:：]")
-BREADCRUMB = re.compile(r"^\s*(?:首页|主页|网站首页)\s*(?:[>»›＞→/|]|&gt;)")
 _MARKUP = re.compile(r"^\s*(?:#{1,6}\s*|>\s*|[*+-]\s+)|\*\*|__|`")
 
 
 def clean_line(text: str) -> str:
     """Given a text block, return it without Markdown markup (leading #, >, list bullets, emphasis)."""
     return _MARKUP.sub("", text).strip()
-
-
-def is_chrome_line(text: str) -> bool:
-    """True for a crawler header line ("栏目: …") or a breadcrumb ("首页 > …")."""
-    t = nfkc(text)
-    return bool(CRAWLER_HEADER.match(t) or BREADCRUMB.match(t) or re.fullmatch(r"[=\-\s]*正文[=\-\s]*", t))
 
 
 def _iso(m: re.Match[str]) -> str:

@@ -1,113 +1,215 @@
-"""The correctness gate for tables read by OCR: publish a table's numbers only when the identities vouch
-for every one of them.
+"""The correctness gate for numbers read by OCR: a cell is published only when something independent of
+the primary reading confirms it.
 
-OCR misreads digits (3↔8, 1↔7, a lost 0) and nothing in a single cell shows it. The identities
-(勾稽关系, ``nianbao.validate.identities``) are the only independent check, so an OCR'd table is published only if
+OCR misreads digits (3↔8, 1↔7, a lost 0) with full confidence, so neither the engine's score nor a single
+reading can vouch for a number. A cell read by OCR is published (``derivation = "ocr"``) only if
 
-* the template has identities for it: ``applications`` and ``reviews_litigation``. ``proactive_disclosure``
-  has none (its columns are independent counts), so it is **never** published from OCR;
-* the table has no error of its own (a row left out or unmapped, a failed identity, a value count) and no
-  doubt about its row labels (rows mapped by position, a duplicate or unknown row: two rows exchanged
-  keep every identity balanced);
-* every cell is a number, a blank or "/" (no text where a number belongs), none was recovered by an
-  identity (that would make its own row balance by construction);
-* every equation of the table can be evaluated (all its cells present, its total printed) and balances;
-* every cell of the table appears in at least one such equation.
+(a) **agreement**: the second engine (tesseract, digits only) read the same value (for a blank: neither
+    engine read anything; for "/": both read a not-applicable mark); or
+(b) **identities**: the cell is a number and every template identity (勾稽关系, ``nianbao.validate.identities``) containing it can be
+    evaluated and balances with it (there is at least one); or
+(c) **one-digit fix**: an identity containing it fails, and changing one digit of one of its cells is the
+    only single-digit change that makes every identity touching that cell balance, and the second engine
+    or a re-read of the crop at another scale read exactly that value (``ocr_digit_confirmed``).
 
-Otherwise none of the table's cells is published and an ``ocr_unverified`` warning says so. A published
-OCR cell has ``derivation = "ocr"``. Digits are never corrected. A report read by OCR always carries a
-``read_by_ocr`` warning.
+Everything else is withheld with a warning naming the reason: ``ocr_disagreement`` (the engines differ
+and no identity settles it), ``ocr_unbalanced`` (an identity containing it fails and no confirmed one-digit
+fix exists), ``ocr_not_a_number`` (text where a number belongs), ``ocr_not_read`` (a cell recovered by an
+identity rather than read). A table whose rows were placed by position or hold a duplicate row is
+withheld whole (``ocr_unverified``): exchanged rows keep every identity balanced. Table 1 has no
+identities, so its cells are published by agreement only.
+
+Identity problems are re-evaluated on the published cells only: an identity that fails there was printed
+so (both engines agree on every cell), one that involves a withheld cell is not reported as broken.
+The gate returns new lists and never changes the cells or problems given to it.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from decimal import Decimal
 
 from nianbao.extract.mapping import TableResult
-from nianbao.model import Document, TextBlock
-from nianbao.normalize import nfkc
+from nianbao.model import Document, OcrRead
+from nianbao.normalize import ParsedValue, parse_value
 from nianbao.results import CellValue, Problem
-from nianbao.validate.identities import Equation, Key, equations
+from nianbao.validate.identities import Equation, Key, equations, evaluate
 
-if TYPE_CHECKING:
-    from nianbao.results import ReportResult
+__all__ = ["CELL_CODES", "gate_ocr", "in_regions", "read_by_ocr_issue"]
 
-CHECKED_TABLES = ("applications", "reviews_litigation")  # tables the identities cover cell by cell
-# Warnings that a row's label was not read as printed. The identities cannot catch two rows exchanged
-# (the column sums stay the same), so an OCR'd table with any of these is withheld.
-_MAPPING_DOUBTS = frozenset({"rows_mapped_by_position", "row_not_in_template", "duplicate_row", "rows_missing"})
+# Warnings that rows were not placed by their printed label: two rows exchanged keep the identities balanced.
+_MAPPING_DOUBTS = frozenset({"rows_mapped_by_position", "duplicate_row"})
+CELL_CODES = ("ocr_disagreement", "ocr_unbalanced", "ocr_not_a_number", "ocr_not_read")
+_EQUATION_CHECKS = frozenset({"applications_balance", "applications_handled_total", "applications_row_total",
+                              "reviews_litigation_total"})
 
 
 def read_by_ocr_issue() -> Problem:
     """Return the report-level issue every OCR'd report carries."""
     return Problem("read_by_ocr", "warning", None,
-                   "the PDF has no text layer; it was read by OCR (tesseract chi_sim). Only tables whose every "
-                   "number is confirmed by the template identities are published (derivation=ocr); check the "
-                   "others against the scan by hand")
+                   "page images were read by OCR (RapidOCR, checked by tesseract). A number is published only "
+                   "where both engines agree or the template identities confirm it (derivation=ocr); the "
+                   "ocr_* issues list the values withheld: check those against the scan by hand")
 
 
-def _why_unverified(table: str, cells: list[CellValue], problems: list[Problem], eqs: list[Equation]
-                    ) -> str | None:
-    """Given one table's OCR'd cells, return why they cannot be published, or None when they can."""
-    if table not in CHECKED_TABLES:
-        return "the template has no identities for this table, so an OCR misreading could not be detected"
-    errors = [p for p in problems if p.table == table and (p.severity == "error" or p.check in _MAPPING_DOUBTS)]
-    if errors:
-        return f"{len(errors)} problem(s) in the table ({', '.join(sorted({p.check for p in errors}))})"
-    if any(c.kind == "text" for c in cells):
-        return "text was read where a number belongs"
-    if any(c.derivation != "printed" for c in cells):
-        return "a cell was recovered by an identity rather than read"
-    keyed: dict[Key, CellValue] = {(c.table, c.key1, c.key2): c for c in cells}
-    covered: set[Key] = set()
-    for eq in eqs:
-        keys = (*eq.parts, *eq.total)
-        if any(k not in keyed for k in keys):
-            return f"cells missing for the identity {eq.description}"
-        if all(keyed[k].kind == "blank" for k in eq.total):
-            return f"the total of the identity {eq.description} was not read"
-        covered.update(keys)
-    if not eqs or any(k not in covered for k in keyed):
-        return "some cells are not covered by any identity"
-    return None  # balance itself: a failed identity is an error problem of the table, checked above
+def _read_for(cell: CellValue, reads: list[OcrRead]) -> OcrRead | None:
+    o = cell.origin
+    if o.page is None or o.bbox is None:
+        return None
+    x0, top, x1, bottom = o.bbox
+    for r in reads:
+        if r.page == o.page:
+            cx, cy = (r.bbox[0] + r.bbox[2]) / 2, (r.bbox[1] + r.bbox[3]) / 2
+            if x0 <= cx <= x1 and top <= cy <= bottom:
+                return r
+    return None
 
 
-def gate_ocr(tables: list[TableResult], cells: list[CellValue], problems: list[Problem]
+def _same(pv: ParsedValue, text: str | None) -> bool:
+    """True if another reading ``text`` gives the same value and kind as ``pv``."""
+    if text is None:
+        return False
+    other = parse_value(text)
+    if pv.kind != other.kind:
+        return False
+    return pv.kind != "number" or pv.value == other.value
+
+
+def _num(c: CellValue | None) -> Decimal | None:
+    if c is None:
+        return None
+    if c.kind == "number":
+        return c.value
+    return Decimal(0) if c.kind in ("blank", "not_applicable") else None
+
+
+def _status(eq: Equation, cells: dict[Key, CellValue]) -> bool | None:
+    """True / False when the equation balances / fails on ``cells``; None when it cannot be evaluated."""
+    if any(k not in cells for k in (*eq.parts, *eq.total)) or all(cells[k].kind == "blank" for k in eq.total):
+        return None
+    vals = [_num(cells[k]) for k in (*eq.parts, *eq.total)]
+    if any(v is None for v in vals):
+        return None
+    parts = sum((_num(cells[k]) or Decimal(0) for k in eq.parts), Decimal(0))
+    total = sum((_num(cells[k]) or Decimal(0) for k in eq.total), Decimal(0))
+    return parts == total
+
+
+def _one_digit_changes(value: Decimal) -> list[Decimal]:
+    s = str(value)
+    out = []
+    for i, ch in enumerate(s):
+        if ch.isdigit():
+            for d in "0123456789":
+                if d != ch and not (i == 0 and d == "0" and len(s) > 1 and s[1] != "."):
+                    out.append(Decimal(s[:i] + d + s[i + 1:]))
+    return out
+
+
+def _fixes(eq: Equation, cells: dict[Key, CellValue], eqs: list[Equation]) -> list[tuple[Key, Decimal]]:
+    """Every (cell, value) single-digit change in a failing equation after which every evaluable equation
+    touching that cell balances."""
+    out = []
+    for key in (*eq.parts, *eq.total):
+        c = cells[key]
+        if c.kind != "number" or c.value is None:
+            continue
+        touching = [e for e in eqs if key in e.parts or key in e.total]
+        for v in _one_digit_changes(c.value):
+            trial = dict(cells)
+            trial[key] = replace(c, value=v)
+            if all(_status(e, trial) is not False for e in touching) and _status(eq, trial):
+                out.append((key, v))
+    return out
+
+
+def in_regions(cell: CellValue, regions: list[tuple[int, tuple[float, float, float, float]]]) -> bool:
+    """True if the cell's centre lies in an area read by OCR."""
+    o = cell.origin
+    if o.page is None or o.bbox is None:
+        return False
+    cx, cy = (o.bbox[0] + o.bbox[2]) / 2, (o.bbox[1] + o.bbox[3]) / 2
+    return any(p == o.page and b[0] <= cx <= b[2] and b[1] <= cy <= b[3] for p, b in regions)
+
+
+def gate_ocr(tables: list[TableResult], cells: list[CellValue], problems: list[Problem], doc: Document
              ) -> tuple[list[CellValue], list[Problem]]:
-    """Given the validated cells and problems of a report read by OCR, return the cells that may be
-    published (marked ``derivation="ocr"``) and the problems plus one ``ocr_unverified`` warning per
-    withheld table and the report-level ``read_by_ocr`` warning."""
+    """Given the validated cells and problems of a report with OCR'd areas (``doc.ocr_regions``) and the
+    readings of its cells (``doc.ocr_reads``), return the cells that may be published (cells read by OCR
+    get ``derivation="ocr"``; cells of the text layer pass unchanged) and the problems: identity problems
+    re-evaluated on the published cells, one warning per withheld cell or table, ``read_by_ocr``."""
+    reads = doc.ocr_reads
+    text_layer = [c for c in cells if not in_regions(c, doc.ocr_regions)]
+    cells = [c for c in cells if in_regions(c, doc.ocr_regions)]
     apps = next((t for t in tables if t.table == "applications"), None)
     eqs = equations(apps.version if apps is not None else None)
-    out_cells: list[CellValue] = []
-    out_problems = [*problems, read_by_ocr_issue()]
-    for table in dict.fromkeys(c.table for c in cells):
-        tcells = [c for c in cells if c.table == table]
-        why = _why_unverified(table, tcells, problems, [e for e in eqs if e.table == table])
-        if why is None:
-            out_cells.extend(replace(c, derivation="ocr") for c in tcells)
-            continue
-        page = next((c.origin.page for c in tcells if c.origin.page is not None), None)
+    doubtful = {p.table for p in problems if p.check in _MAPPING_DOUBTS and any(c.table == p.table for c in cells)}
+    out_problems = [p for p in problems if p.check not in _EQUATION_CHECKS]
+    out_problems.append(read_by_ocr_issue())
+    for table in sorted(t for t in doubtful if t is not None):
+        n = sum(c.table == table for c in cells)
         out_problems.append(Problem(
             "ocr_unverified", "warning", table,
-            f"{len(tcells)} value(s) of this table were read by OCR and not published: {why}. "
-            "Check them against the scan by hand", actual=str(len(tcells)), page=page))
-    return out_cells, out_problems
-
-
-def confirm_ocr_year(doc: Document, result: ReportResult) -> list[Problem]:
-    """Given a report read by OCR, keep its detected year only when the text names it at least twice
-    (``YYYY年``): one misread digit in the title must not send a report to another year's partition.
-    Otherwise clear the year and return an ``ocr_year_unconfirmed`` warning."""
-    year = result.report_year
-    if year is None:
-        return []
-    text = re.sub(r"\s+", "", nfkc(" ".join(b.text for b in doc.blocks if isinstance(b, TextBlock))))
-    if len(re.findall(rf"{year}年", text)) >= 2:
-        return []
-    result.report_year = None
-    return [Problem("ocr_year_unconfirmed", "warning", None,
-                    f"the report year {year} was read by OCR only once in the text, so it is not used; run this "
-                    "report in a batch of its year (--year) to publish it", actual=str(year))]
+            f"{n} value(s) of this table were read by OCR and not published: its rows were not all placed by "
+            "their printed labels, and exchanged rows would keep every identity balanced. Check them against "
+            "the scan by hand", actual=str(n)))
+    keyed: dict[Key, CellValue] = {(c.table, c.key1, c.key2): c for c in cells if c.table not in doubtful}
+    ok: dict[Key, CellValue] = {}
+    why: dict[Key, tuple[str, str]] = {}
+    for key, c in keyed.items():
+        read = _read_for(c, reads)
+        if c.derivation != "printed":
+            why[key] = ("ocr_not_read", "the value was recovered by an identity, not read")
+        elif c.kind == "text":
+            why[key] = ("ocr_not_a_number", f"text ({c.raw!r}) was read where a number belongs")
+        elif read is not None and _same(parse_value(c.raw), read.second):
+            ok[key] = replace(c, derivation="ocr")
+        else:
+            second = "no second reading" if read is None or read.second is None else f"tesseract read {read.second!r}"
+            why[key] = ("ocr_disagreement", f"RapidOCR read {c.raw!r}, {second}")
+    corrected: dict[Key, CellValue] = {}
+    for _ in range(3):  # identities vouch; a confirmed one-digit fix can make more identities evaluable
+        work = {**keyed, **corrected}
+        changed = False
+        for key in [k for k in why if why[k][0] == "ocr_disagreement"]:
+            c = work[key]
+            touching = [e for e in eqs if key in e.parts or key in e.total]
+            states = [_status(e, work) for e in touching]
+            if c.kind == "number" and touching and all(s is True for s in states):
+                ok[key] = replace(c, derivation="ocr")
+                del why[key]
+                changed = True
+            elif any(s is False for s in states):
+                why[key] = ("ocr_unbalanced", why[key][1] + "; an identity containing it does not balance")
+        for eq in eqs:
+            if _status(eq, work) is not False:
+                continue
+            fixes = _fixes(eq, work, eqs)
+            if len(fixes) != 1:
+                continue
+            key, value = fixes[0]
+            c = work[key]
+            read = _read_for(c, reads)
+            confirm = next((t for t in ((read.second, read.rescaled) if read else ()) if t is not None
+                            and parse_value(t).kind == "number" and parse_value(t).value == value), None)
+            if confirm is None or key in ok:
+                continue
+            fixed = replace(c, value=value, raw=confirm, derivation="ocr")
+            corrected[key] = fixed
+            ok[key] = fixed
+            why.pop(key, None)
+            out_problems.append(Problem(
+                "ocr_digit_confirmed", "info", c.table,
+                f"RapidOCR read {c.raw!r}; the only one-digit change that balances {eq.description} gives "
+                f"{value}, and a second reading ({confirm!r}) confirms it", c.key1, c.key2,
+                expected=str(value), actual=c.raw, page=c.origin.page))
+            changed = True
+        if not changed:
+            break
+    for key, (code, msg) in why.items():
+        c = keyed[key]
+        out_problems.append(Problem(code, "warning", c.table, f"not published: {msg}. Check it against the scan",
+                                    c.key1, c.key2, actual=c.raw, page=c.origin.page))
+    published = [*text_layer, *(ok[k] for k in keyed if k in ok)]
+    out_problems.extend(evaluate({(c.table, c.key1, c.key2): c for c in published}, eqs))
+    return published, out_problems

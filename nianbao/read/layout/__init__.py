@@ -1,7 +1,7 @@
 """The layout engine: characters and ruling lines of a page into tables and text blocks.
 
 Shared by the PDF reader (characters and rules from the text layer, ``nianbao.read.pdf``) and the OCR
-reader (characters from tesseract, rules from the pixels, ``nianbao.read.ocr``); neither knows how the
+reader (characters from RapidOCR, rules from the pixels, ``nianbao.read.ocr``); neither knows how the
 other made its input. Everything is in PDF points, top-down (y grows downwards). Pure: no I/O.
 
 The interface, in the order a reader uses it:
