@@ -193,7 +193,7 @@ def fail(result: ReportResult, exc: Exception) -> ReportResult:
 
 
 def open_report(data: bytes, source_uri: str, *, max_file_bytes: int = 200 * 1024 * 1024, max_pages: int = 500,
-                ocr: bool = True) -> tuple[ReportResult, Document | None]:
+                ocr: bool = True, pdf_text_source: str | None = None) -> tuple[ReportResult, Document | None]:
     """Given bytes, return a fresh result and the document read from them (None, with the result failed,
     when the bytes cannot be read)."""
     result = ReportResult(report_id=sha256_hex(data), source_uri=source_uri, source_format=None,
@@ -205,17 +205,20 @@ def open_report(data: bytes, source_uri: str, *, max_file_bytes: int = 200 * 102
             raise FileTooLargeError(f"{len(data)} bytes exceed the limit of {max_file_bytes}", source=source_uri)
         fmt = sniff_format(data, source_uri)
         result.source_format = fmt
-        return result, read_document(data, source_uri, fmt, max_pages=max_pages, ocr=ocr)
+        return result, read_document(data, source_uri, fmt, max_pages=max_pages, ocr=ocr,
+                                     pdf_text_source=pdf_text_source)
     except Exception as exc:
         return fail(result, exc), None
 
 
 def process_bytes(data: bytes, source_uri: str, *, max_file_bytes: int = 200 * 1024 * 1024,
-                  max_pages: int = 500, ocr: bool = True) -> ReportResult:
+                  max_pages: int = 500, ocr: bool = True, pdf_text_source: str | None = None) -> ReportResult:
     """Given the bytes of one input and where they came from, return its result; never raises for bad input.
-    ``ocr``: read scanned pages and pictures of tables by OCR (setting ``ocr``)."""
+    ``ocr``: read scanned pages and pictures of tables by OCR (setting ``ocr``); ``pdf_text_source``: the
+    library that reads a PDF's pages (setting ``pdf_text_source``; None: the PDF reader's default)."""
     started = time.perf_counter()
-    result, doc = open_report(data, source_uri, max_file_bytes=max_file_bytes, max_pages=max_pages, ocr=ocr)
+    result, doc = open_report(data, source_uri, max_file_bytes=max_file_bytes, max_pages=max_pages, ocr=ocr,
+                              pdf_text_source=pdf_text_source)
     if doc is not None:
         try:
             process_document(doc, result)

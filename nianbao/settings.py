@@ -24,6 +24,7 @@ class Settings:
     report_timeout_seconds: float = 600.0
     report_memory_mb: int = 4096  # address space of the parsing child (flow only); 0: no cap
     ocr: bool = True  # read scanned pages and pictures of tables by OCR (RapidOCR, checked by tesseract)
+    pdf_text_source: str = "pdfium"  # pdfium | pdfplumber: the library that reads a PDF's pages (same cells)
     task_runner: str = "threads"  # threads | processes | dask
     max_workers: int = 2
     dask_address: str | None = None  # an existing Dask scheduler; None starts a local cluster
@@ -65,7 +66,7 @@ class Settings:
         return base / scheme / rest.strip("/").replace("..", "_")
 
 
-_CHOICES = {"task_runner": ("threads", "processes", "dask")}
+_CHOICES = {"task_runner": ("threads", "processes", "dask"), "pdf_text_source": ("pdfplumber", "pdfium")}
 # Bounds of numeric settings: (minimum, whether the minimum itself is allowed). A timeout of 0 or less
 # would silently switch a protection off (a negative report timeout used to disable the isolation).
 _BOUNDS: dict[str, tuple[float, bool]] = {

@@ -238,7 +238,7 @@ def _serve(memory_mb: int = 0) -> int:
 # --- the report worker ---------------------------------------------------------------------
 
 def parse_file(path: str, source_uri: str, max_file_bytes: int, max_pages: int, ocr: bool = True,
-               expected_sha256: str | None = None) -> Any:
+               expected_sha256: str | None = None, pdf_text_source: str | None = None) -> Any:
     """Read a file and run the whole per-report pipeline on it (runs in the child). With
     ``expected_sha256`` (the hash taken at ingest), bytes that do not hash to it are not parsed: the
     result is ``failed`` / ``changed_while_read``, never a report published or cached under that hash."""
@@ -253,12 +253,13 @@ def parse_file(path: str, source_uri: str, max_file_bytes: int, max_pages: int, 
                             source_bytes=len(data), status="failed", error="changed_while_read",
                             error_message=f"the bytes to parse are not the bytes hashed at ingest (report "
                             f"{source_uri}); rerun: nothing was published or cached for them")
-    return process_bytes(data, source_uri, max_file_bytes=max_file_bytes, max_pages=max_pages, ocr=ocr)
+    return process_bytes(data, source_uri, max_file_bytes=max_file_bytes, max_pages=max_pages, ocr=ocr,
+                         pdf_text_source=pdf_text_source)
 
 
 def process_isolated(path: str, source_uri: str, *, report_id: str, size: int, max_file_bytes: int, max_pages: int,
                      timeout: float, memory_mb: int = 0, ocr: bool = True,
-                     expected_sha256: str | None = None) -> Any:
+                     expected_sha256: str | None = None, pdf_text_source: str | None = None) -> Any:
     """Given a local file holding a report's bytes, return its ``ReportResult``, parsed in a child process
     cut off after ``timeout`` seconds and limited to ``memory_mb`` MB of address space (``timeout <= 0``:
     parsed in this process, no isolation). Never raises for a bad input: a timeout, a crash, running out
@@ -267,11 +268,11 @@ def process_isolated(path: str, source_uri: str, *, report_id: str, size: int, m
     from nianbao.results import ReportResult
 
     if timeout <= 0:
-        return parse_file(path, source_uri, max_file_bytes, max_pages, ocr, expected_sha256)
+        return parse_file(path, source_uri, max_file_bytes, max_pages, ocr, expected_sha256, pdf_text_source)
     started = time.perf_counter()
     try:
         return call_isolated("tasks.isolation:parse_file",
-                             (path, source_uri, max_file_bytes, max_pages, ocr, expected_sha256),
+                             (path, source_uri, max_file_bytes, max_pages, ocr, expected_sha256, pdf_text_source),
                              timeout=timeout, memory_mb=memory_mb)
     except IsolationError as exc:
         code = {IsolationTimeout: "timeout", IsolationCrash: "crashed",

@@ -181,7 +181,8 @@ def _process(ing: Ingested, settings: Settings, year: int | None, logger: Any) -
                                             expected_sha256=ing.sha256,
                                             max_file_bytes=settings.max_file_bytes, max_pages=settings.max_pages,
                                             timeout=settings.report_timeout_seconds,
-                                            memory_mb=settings.report_memory_mb, ocr=settings.ocr)
+                                            memory_mb=settings.report_memory_mb, ocr=settings.ocr,
+                                            pdf_text_source=settings.pdf_text_source)
     if result.error in ("timeout", "crashed", "memory_limit") and logger is not None and not cancel.requested():
         logger.error("%s: %s", ing.item.uri, result.error_message)
     if cacheable(result):

@@ -9,6 +9,8 @@ Usage (from the repo root; ``make bench`` runs it with the project venv)::
 
 Writes ``<out>/report.json`` (every figure, per report details) and ``<out>/report.md`` (the summary,
 with the date, the machine and a "Gaps" section listing every figure below the goals of issues 3 and 7).
+``--only-side-by-side`` runs section 2 alone and replaces that section of an existing report (saying when
+and with which code it was rerun).
 
 1. **Accuracy** (deterministic: files sorted, seeded batch): for every corpus found -- the committed
    ``tests/fixtures/corpus``, ``tests/fixtures/generated``, ``../shared/corpus`` (``reports/`` + ``gold/``)
@@ -20,7 +22,9 @@ with the date, the machine and a "Gaps" section listing every figure below the g
    published, a reason given. PDF values: page and bounding box present.
 2. **Side by side on the same PDFs** (every PDF with gold): CPU time per page, least of ``--repeat``
    interleaved runs, each from the bytes (robust when other processes share the machine), of nianbao's
-   whole per-report extraction (``nianbao.pipeline.process_bytes``), ``pdfplumber`` ``page.extract_words()``
+   whole per-report extraction (``nianbao.pipeline.process_bytes``) with each PDF text source (setting
+   ``pdf_text_source``: pdfplumber, pdfium; their published rows must be identical, file by file, and
+   the pdfium one at most 0.4x extract_words, issue 16), ``pdfplumber`` ``page.extract_words()``
    (the floor of a pdfplumber-based reader), the naive baseline (``page.extract_tables()`` + label lookup,
    ``naive_map`` below), camelot lattice (when ``camelot-py`` is importable here or ``--camelot-python``
    names an interpreter that has it; one run in a child process, in parallel with the timing passes) and
@@ -118,6 +122,7 @@ GOAL_PRECISION = 1.0
 GOAL_RECALL_GENERATED = 0.995
 GOAL_RECALL_HONGZE = 0.99
 GOAL_WORDS_RATIO = 2.0
+GOAL_PDFIUM_RATIO = 0.4  # issue 16: per-page CPU with the pdfium source, x pdfplumber extract_words
 GOAL_MINUTES = 15.0
 # The throughput batch: share of each format (mostly PDF, then HTML, DOCX, text).
 MIX = (("pdf", 0.60), ("html", 0.20), ("docx", 0.12), ("text", 0.08))
@@ -185,6 +190,15 @@ def load_corpus(name: str, root: Path, max_files: int | None = None) -> list[Doc
         if max_files and len(docs) >= max_files:
             break
     return docs
+
+
+def published_rows(result: Any) -> list[tuple[Any, ...]]:
+    """Everything a result publishes, for the cell-by-cell comparison of the two PDF sources."""
+    return [(result.status, result.error, result.report_year, result.title, result.template),
+            *sorted((s.number, s.heading, s.text, s.page) for s in result.sections),
+            *sorted((c.table, c.key1, c.key2, str(c.value), c.kind, c.raw, c.origin.page, c.origin.bbox,
+                     c.derivation, c.unit) for c in result.cells),
+            *sorted(repr(p) for p in result.problems)]
 
 
 def nianbao_published(result: Any) -> dict[Key, float | None]:
@@ -348,10 +362,10 @@ def pdfium_text(data: bytes) -> int:
     return n
 
 
-def nianbao_extract(data: bytes, name: str) -> Any:
+def nianbao_extract(data: bytes, name: str, pdf_text_source: str = "pdfplumber") -> Any:
     from nianbao.pipeline import process_bytes
 
-    return process_bytes(data, name)
+    return process_bytes(data, name, pdf_text_source=pdf_text_source)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -470,7 +484,8 @@ def run_camelot(py: str, paths: list[Path], timeout: float) -> dict[str, Any]:
 def side_by_side(docs: list[Doc], repeat: int, camelot_py: str | None, camelot_timeout: float
                  ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Return (the side-by-side block, nianbao's result per sha256 of the PDFs)."""
-    methods = {"nianbao": lambda d: nianbao_extract(d, "x.pdf"), "extract_words": plumber_words,
+    methods = {"nianbao": lambda d: nianbao_extract(d, "x.pdf"),
+               "nianbao_pdfium": lambda d: nianbao_extract(d, "x.pdf", "pdfium"), "extract_words": plumber_words,
                "naive_extract_tables": naive_pdfplumber, "pypdfium2_text": pdfium_text}
     pdfs = [d for d in docs if d.fmt == "pdf"]
     datas = [d.path.read_bytes() for d in pdfs]
@@ -537,10 +552,22 @@ def side_by_side(docs: list[Doc], repeat: int, camelot_py: str | None, camelot_t
                                          "max": max(ratios) if ratios else None,
                                          "over_2x": sorted(f["name"] for f in per_file
                                                            if (f["nianbao_x_words"] or 0) > GOAL_WORDS_RATIO)}
+    # the pdfium source must publish exactly what the pdfplumber one does (setting pdf_text_source)
+    differ = []
+    for i, d in enumerate(pdfs):
+        x, y = outputs["nianbao"][i], outputs["nianbao_pdfium"][i]
+        if isinstance(x, Exception) or isinstance(y, Exception) or published_rows(x) != published_rows(y):
+            differ.append(d.name)
+        per_file[i]["pdfium_x_words"] = (round(best["nianbao_pdfium"][i] / best["extract_words"][i], 3)
+                                         if best["extract_words"][i] else None)
+    block["pdfium_source"] = {"files": len(pdfs), "differing": differ,
+                              "x_extract_words": block["ratios"].get("nianbao_pdfium", {}).get("x_extract_words"),
+                              "x_nianbao_pdfplumber": round(per_page["nianbao_pdfium"] / per_page["nianbao"], 3)
+                              if per_page.get("nianbao") else None}
     block["per_file"] = per_file
     # accuracy of each table reader on the same files
     acc = {}
-    for m in ("nianbao", "naive_extract_tables", "camelot_lattice"):
+    for m in ("nianbao", "nianbao_pdfium", "naive_extract_tables", "camelot_lattice"):
         if m not in outputs:
             continue
         rows, scores, errors = [], {}, []
@@ -550,7 +577,7 @@ def side_by_side(docs: list[Doc], repeat: int, camelot_py: str | None, camelot_t
                 errors.append(f"{d.name}: {type(got).__name__}: {got}"[:200])
                 pub: dict[Key, float | None] = {}
             else:
-                pub = nianbao_published(got) if m == "nianbao" else got
+                pub = nianbao_published(got) if m.startswith("nianbao") else got
             scores[d.name] = score_published(pub, d.gold)[0]
             rows.append({"name": d.name, "format": "pdf", "variant": d.variant})
         a = aggregate(rows, scores)
@@ -910,13 +937,21 @@ def find_gaps(rep: dict[str, Any]) -> list[str]:
         if r is not None and r > GOAL_WORDS_RATIO:
             gaps.append(f"nianbao's whole extraction is {r:.2f}x pdfplumber extract_words per page "
                         f"(goal <= {GOAL_WORDS_RATIO}x, issue 3)")
+        ps = sbs.get("pdfium_source")
+        if ps:
+            if ps["differing"]:
+                gaps.append(f"the pdfium source publishes differently from pdfplumber on {len(ps['differing'])} "
+                            f"PDF(s): {', '.join(ps['differing'][:8])} (issue 16: identical cells)")
+            if (ps["x_extract_words"] or 0) > GOAL_PDFIUM_RATIO:
+                gaps.append(f"nianbao with the pdfium source is {ps['x_extract_words']:.2f}x extract_words per page "
+                            f"(goal <= {GOAL_PDFIUM_RATIO}x, issue 16)")
         over = sbs["nianbao_x_words_per_file"]["over_2x"]
         if over:
             gaps.append(f"{len(over)} PDF(s) over {GOAL_WORDS_RATIO}x extract_words per page: {', '.join(over[:8])}")
         acc = sbs["accuracy"]
         nb = acc.get("nianbao", {}).get("all")
         for m, a in acc.items():
-            if m == "nianbao" or nb is None:
+            if m.startswith("nianbao") or nb is None:
                 continue
             if a["all"]["precision"] is not None and (nb["precision"] or 0) < a["all"]["precision"]:
                 gaps.append(f"nianbao precision {nb['precision']:.4f} below {m}'s {a['all']['precision']:.4f} "
@@ -1030,14 +1065,23 @@ def markdown(rep: dict[str, Any]) -> str:
     sbs = rep.get("side_by_side")
     if sbs and sbs["files"]:
         cam = sbs["camelot"]
-        L += ["", "## Side by side on the same PDFs", "",
+        rr = rep.get("side_by_side_rerun")
+        L += ["", "## Side by side on the same PDFs", ""]
+        if rr:
+            L += [f"This section was rerun on its own on {rr['date']} (`{rr['command']}`, code "
+                  f"{rr['code'].get('git', '?')}, load average at the start "
+                  f"{rr['machine'].get('loadavg_start', rr['machine'].get('loadavg', '?'))}); the other sections are "
+                  "from the full run above.", ""]
+        L += [
               f"{sbs['files']} PDFs with gold, {sbs['pages']} pages; CPU time per page, least of {sbs['repeat']} "
               "interleaved runs from the bytes (camelot: one run, in a child process, CPU incl. its children). "
               + ("camelot-py " + str(cam.get("version")) + "." if cam.get("available")
                  else f"camelot: not run ({cam.get('error')})."), "",
               "| method | CPU ms/page | × extract_words | × extract_tables (naive) | × pypdfium2 text | precision | "
               "recall | fully right |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
-        names = {"nianbao": "nianbao (whole per-report extraction)", "extract_words": "pdfplumber extract_words",
+        names = {"nianbao": "nianbao (whole per-report extraction), pages read by pdfplumber",
+                 "nianbao_pdfium": "nianbao (whole per-report extraction), pages read by pdfium",
+                 "extract_words": "pdfplumber extract_words",
                  "naive_extract_tables": "naive: pdfplumber extract_tables + label lookup",
                  "camelot_lattice": "camelot lattice + label lookup", "pypdfium2_text": "pypdfium2 plain text"}
         for meth, ms in sbs["cpu_ms_per_page"].items():
@@ -1049,6 +1093,14 @@ def markdown(rep: dict[str, Any]) -> str:
                         if a else "— | — | — |"))
         pf = sbs["nianbao_x_words_per_file"]
         L += ["", f"nianbao / extract_words per file: median {pf['median']}, max {pf['max']}."]
+        ps = sbs.get("pdfium_source")
+        if ps:
+            L += ["", f"**pdfium source** (setting `pdf_text_source = \"pdfium\"`, issue 16): "
+                  f"{ps['x_extract_words']}x extract_words per page (goal <= {GOAL_PDFIUM_RATIO}x), "
+                  f"{ps['x_nianbao_pdfplumber']}x the pdfplumber source; published rows (status, sections, "
+                  f"problems, every cell with value, kind, text, page and bbox) identical to the pdfplumber "
+                  f"source on {ps['files'] - len(ps['differing'])} of {ps['files']} PDFs"
+                  + (f" (differing: {', '.join(ps['differing'])})." if ps["differing"] else ".")]
         meths = [m for m in ("nianbao", "naive_extract_tables", "camelot_lattice") if m in sbs["accuracy"]]
         variants = sorted(sbs["accuracy"]["nianbao"].get("by_variant", {}))
         if variants:
@@ -1138,6 +1190,28 @@ def _only_layouts(out: Path) -> int:
     return 0
 
 
+def _replace_side_by_side(out: Path, fresh: dict[str, Any], started: _dt.datetime, t0: float) -> int:
+    """Put a rerun side-by-side section into the existing report (json and md), saying when and with which
+    code it was measured; the other sections stay as the full run left them."""
+    path = out / "report.json"
+    if not path.is_file():
+        log(f"--only-side-by-side needs an existing {path}: run the full benchmark once first")
+        return 2
+    rep = json.loads(path.read_text(encoding="utf-8"))
+    rep["side_by_side"] = fresh["side_by_side"]
+    fresh["code"]["end"] = code_fingerprint()
+    rep["side_by_side_rerun"] = {"date": started.strftime("%Y-%m-%d %H:%M %Z"), "command": fresh["command"],
+                                 "code": fresh["code"], "machine": fresh["machine"],
+                                 "seconds": round(time.perf_counter() - t0, 1)}
+    rep["gaps"] = find_gaps(rep)
+    if fresh["code"]["start"] != fresh["code"]["end"]:
+        rep["gaps"].append("nianbao's code changed during the side-by-side rerun: run it again")
+    path.write_text(json.dumps(rep, ensure_ascii=False, indent=1, default=str) + "\n", encoding="utf-8")
+    (out / "report.md").write_text(markdown(rep), encoding="utf-8")
+    log(f"replaced the side-by-side section of {path} and {out / 'report.md'}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="nianbao bench", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=REPO / "bench", help="report directory (default: bench/)")
@@ -1163,13 +1237,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=600.0, help="per-report timeout in the throughput runs")
     ap.add_argument("--work-dir", type=Path, default=None, help="where the batch and caches go (default: a temp dir)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--only-side-by-side", action="store_true",
+                    help="run only the per-page PDF comparison (section 2) and replace that section of an existing "
+                         "<out>/report.json / report.md (the other sections are kept as they were); same as "
+                         "--only side-by-side")
     ap.add_argument("--no-layouts", action="store_true", help="skip the real-layouts section")
-    ap.add_argument("--only", choices=["layouts"], default=None,
+    ap.add_argument("--only", choices=["layouts", "side-by-side"], default=None,
                     help="run only this section and update it in the existing report (layouts: the real-layout "
-                         "corpus of tools/generate_layouts.py, per class)")
+                         "corpus of tools/generate_layouts.py, per class; side-by-side: the per-page PDF comparison)")
     a = ap.parse_args(argv)
     if a.only == "layouts":
         return _only_layouts(a.out)
+    a.only_side_by_side = a.only_side_by_side or a.only == "side-by-side"
     started, t0 = _dt.datetime.now().astimezone(), time.perf_counter()
     own_prefect_home = None
     if "PREFECT_HOME" not in os.environ:  # prefect is imported (not run): keep it off the user's profile
@@ -1206,6 +1285,8 @@ def main(argv: list[str] | None = None) -> int:
     log(f"side by side on {len(distinct_pdfs)} PDFs, {a.repeat} pass(es)")
     sbs, results = side_by_side(distinct_pdfs, a.repeat, cam_py, camelot_timeout=900)
     report["side_by_side"] = sbs
+    if a.only_side_by_side:
+        return _replace_side_by_side(a.out, report, started, t0)
     for d in docs:
         if d.sha not in results:
             results[d.sha] = nianbao_extract(d.path.read_bytes(), d.name)

@@ -71,11 +71,13 @@ def sniff_format(data: bytes, name: str = "") -> SourceFormat:
     return "text"
 
 
-def read_document(data: bytes, source: str, fmt: SourceFormat, *, max_pages: int = 500, ocr: bool = True
-                  ) -> Document:
+def read_document(data: bytes, source: str, fmt: SourceFormat, *, max_pages: int = 500, ocr: bool = True,
+                  pdf_text_source: str | None = None) -> Document:
     """Given bytes and their sniffed format, return the document model (readers imported lazily). A PDF
     page that shows an image instead of text, and a picture on a page with text, is read by OCR when ``ocr``
-    is on (``nianbao.read.ocr``)."""
+    is on (``nianbao.read.ocr``). The pages are read by ``pdf_text_source`` (``pdfium`` or ``pdfplumber``,
+    setting ``pdf_text_source``; None: the PDF reader's default): the same document either way, pdfium in
+    less time."""
     if fmt == "text":
         from nianbao.read.text import read_text
         return read_text(data, source)
@@ -87,13 +89,14 @@ def read_document(data: bytes, source: str, fmt: SourceFormat, *, max_pages: int
         return read_html(data, source)
     if fmt == "pdf":
         from nianbao.read.ocr import INSTALL_HINT, ocr_missing, read_pdf_ocr
-        from nianbao.read.pdf import read_pdf
+        from nianbao.read.pdf import read_pdf, text_source
 
+        source_lib = text_source(pdf_text_source)
         missing = ocr_missing() if ocr else "OCR is switched off (setting `ocr`)"
         if missing is None:
-            return read_pdf_ocr(data, source, max_pages=max_pages)
+            return read_pdf_ocr(data, source, max_pages=max_pages, text_source=source_lib)
         try:
-            return read_pdf(data, source, max_pages=max_pages)
+            return read_pdf(data, source, max_pages=max_pages, text_source=source_lib)
         except NeedsOcrError as exc:
             raise NeedsOcrError(f"no page of the PDF has a text layer and {missing}; to read scanned reports "
                                 f"{'turn it on' if not ocr else 'install OCR'} (OCR needs: {INSTALL_HINT})",

@@ -45,7 +45,7 @@ from nianbao.read.layout import (
     merge_rules,
 )
 from nianbao.read.ocr_labels import snap_labels
-from nianbao.read.pdf import OcrRequest, read_pdf
+from nianbao.read.pdf import DEFAULT_TEXT_SOURCE, OcrRequest, TextSource, read_pdf
 
 __all__ = ["DPI", "INSTALL_HINT", "OcrImage", "ocr_image", "ocr_missing", "read_pdf_ocr"]
 
@@ -267,14 +267,15 @@ class _PageReader:
             self._doc.close()
 
 
-def read_pdf_ocr(data: bytes, source: str = "", *, max_pages: int = 500) -> Document:
+def read_pdf_ocr(data: bytes, source: str = "", *, max_pages: int = 500,
+                 text_source: TextSource = DEFAULT_TEXT_SOURCE) -> Document:
     """Given the bytes of a PDF, return its document model with every page that shows an image instead of
     text (a scan) and every picture on a page with text (a pasted table) read by OCR. The document is
     ``ocr=True`` when anything was, with the cell readings and the OCR'd regions for the gate. Raises
     what ``read_pdf`` raises (``NeedsOcrError`` when OCR found no text on any page either)."""
     reader = _PageReader(data)
     try:
-        doc = read_pdf(data, source, max_pages=max_pages, ocr=reader)
+        doc = read_pdf(data, source, max_pages=max_pages, ocr=reader, text_source=text_source)
     finally:
         reader.close()
     if reader.regions:
