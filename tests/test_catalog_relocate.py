@@ -133,3 +133,23 @@ def test_object_store_catalog_reads_s3_through_the_store(bucket: str, tmp_path: 
     with pytest.raises(duckdb.Error, match="httpfs"):
         plain.sql("SELECT count(*) FROM reports").fetchall()
     plain.close()
+
+
+def test_an_output_folder_named_with_glob_characters_is_read(tmp_path: Path) -> None:
+    """DuckDB reads the Parquet through glob patterns: a folder named ``out[1]*`` must be matched literally,
+    both where the catalog was built and after a move to another such name. (A ``?`` in the path is not
+    supported by DuckDB itself: it takes it for the start of connection options; docs/reliability.md.)"""
+    plain = tmp_path / "plain"
+    publish_planted(plain)
+    post_publish(plain)
+    want = _answers(plain / CATALOG_FILE, COUNTS + CONTENT)
+    odd = tmp_path / "site[1]" / "out*[a]"
+    publish_planted(odd)
+    post_publish(odd)
+    assert _answers(odd / CATALOG_FILE, COUNTS + CONTENT) == want
+    moved = tmp_path / "x]y[" / "z*"
+    moved.parent.mkdir()
+    shutil.move(odd, moved)
+    assert _answers(moved / CATALOG_FILE, COUNTS + CONTENT) == want
+    got = _answers_in(duck1_python(), moved / CATALOG_FILE, COUNTS + CONTENT, cwd=Path("/"))
+    assert got["rows"] == want

@@ -162,6 +162,13 @@ def _store_has_files(location: str, name: str) -> bool:
                for o in store.list(name))
 
 
+def glob_escape(path: str) -> str:
+    """Given a folder path, return it with DuckDB's glob characters matched literally (``[`` → ``[[]``): an
+    output folder may be named ``out[1]?``. The same rule runs inside the views, on the folder they find at
+    query time (``regexp_replace`` over ``ROOT_SQL``)."""
+    return re.sub(r"([\[\]?*])", r"[\1]", path)
+
+
 def dataset_view_sql(out: Path | str, name: str) -> str:
     """Return the SELECT of a dataset view: a path relative to the catalog's folder (``ROOT_SQL``), or the
     ``s3://`` path of an object-store output; one-level glob; an empty typed SELECT if there are no files."""
@@ -176,7 +183,8 @@ def dataset_view_sql(out: Path | str, name: str) -> str:
                   else crossyear_schema() if name == CROSSYEAR_DATASET else agency_schema())
         return _empty_select(schema)
     glob = f"/{name}/*/*.parquet" if partitioned else f"/{name}/*.parquet"
-    path = _lit(str(out).rstrip("/") + glob) if remote else f"{ROOT_SQL} || {_lit(glob)}"
+    path = (_lit(glob_escape(str(out).rstrip("/")) + glob) if remote
+            else f"regexp_replace({ROOT_SQL}, '([\\[\\]?*])', '[\\1]', 'g') || {_lit(glob)}")
     if partitioned:
         return (f"SELECT * FROM read_parquet({path}, hive_partitioning = true, "
                 f"hive_types = {PARTITION_TYPES}, union_by_name = true)")
