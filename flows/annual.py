@@ -9,23 +9,25 @@
 
 from __future__ import annotations
 
+import queue
 import sys
 import time
 import traceback
 import uuid
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
-from prefect.futures import as_completed
 from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote
 
 import nianbao
 from flows.deployment import FLOW_TIMEOUT_SECONDS, require_source, summary_table, year_slot
+from flows.progress import Mode, Progress
 from nianbao import __version__
 from nianbao.batch.plan import assign_years, drop_duplicates, summarize, summary_markdown
 from nianbao.ingest.sources import SourceItem, expand_sources
@@ -44,13 +46,11 @@ from nianbao.publish.parquet import published_years
 from nianbao.results import ReportResult
 from nianbao.settings import Settings, load_settings
 from schemas import DATASET_NAMES
+from tasks import cancel
 from tasks.report_tasks import Ingested, ReportOutcome, bi_outputs, ingest, process_report, publish, unfetched_result
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 TIMEZONE = "Asia/Shanghai"
-
-# Where ``nianbao run`` prints one line per finished report (set by the CLI when settings.progress).
-PROGRESS: TextIO | None = None
 
 
 def previous_year(tz: str = TIMEZONE) -> int:
@@ -100,6 +100,22 @@ def _label(uri: str) -> str:
     return uri.rstrip("/").rsplit("/", 1)[-1][:80]
 
 
+def _as_completed(futures: list[Any], poll: float = 0.5) -> Iterator[Any]:
+    """The futures as they finish, waking every ``poll`` seconds to check for a cancel. The kernel hands a
+    signal to any thread and Python runs the handler only when the main thread runs again: a wait without
+    a timeout would leave Ctrl-C unseen for as long as a report parses."""
+    finished: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    for f in futures:
+        f.add_done_callback(finished.put)
+    for _ in futures:
+        while True:
+            try:
+                yield finished.get(timeout=poll)
+                break
+            except queue.Empty:
+                cancel.check()
+
+
 def _lost(item: SourceItem, exc: BaseException) -> ReportOutcome:
     """The outcome of a report whose task itself failed (its worker died, say): a failed result."""
     ing = Ingested(item, None, 0, None, "failed", error="crashed",
@@ -107,9 +123,9 @@ def _lost(item: SourceItem, exc: BaseException) -> ReportOutcome:
     return ReportOutcome(unfetched_result(ing), ing)
 
 
-def _progress_line(i: int, n: int, outcome: ReportOutcome) -> str:
+def _progress_line(outcome: ReportOutcome) -> str:
     r = outcome.result
-    return (f"[{i}/{n}] {r.source_uri.rsplit('/', 1)[-1]}: {r.status}{f' ({r.error})' if r.error else ''}, "
+    return (f"{r.source_uri.rsplit('/', 1)[-1]}: {r.status}{f' ({r.error})' if r.error else ''}, "
             f"{len(r.cells)} cells, {len(r.problems)} issues"
             + (" — cached" if outcome.cache_hit else f", {r.seconds:.2f} s"))
 
@@ -166,12 +182,14 @@ def _artifacts(tag: str, summary: dict[str, Any], results: list[ReportResult], o
 
 @flow(name="annual-batch", flow_run_name=_batch_run_name, log_prints=True)
 def annual_batch(sources: list[str] | None = None, year: int | None = None, out: str | None = None,
-                 settings: dict[str, Any] | None = None) -> dict[str, Any]:
+                 settings: dict[str, Any] | None = None, progress: Mode = "off") -> dict[str, Any]:
     """Process one batch: per report ingest → process (cached, or parsed in isolation), then publish.
 
     ``sources`` are files, folders (``<inbox>/<year>/...``) or manifests (default: the bundled
     samples); ``year`` the year reported on (None: every report under its own year); ``out`` the
-    output root. Writes ``<out>/_manifests/<batch_id>.json`` and OpenLineage events.
+    output root; ``progress`` how finished reports are shown on stderr (``bar``, ``lines``, ``off``).
+    Writes ``<out>/_manifests/<batch_id>.json`` and OpenLineage events. Raises ``tasks.cancel.Cancelled``
+    (nothing published) when the batch is cancelled by Ctrl-C / SIGTERM before its publish.
     """
     cfg = load_settings(**(settings or {}))
     if out:
@@ -193,37 +211,47 @@ def annual_batch(sources: list[str] | None = None, year: int | None = None, out:
     outcomes: list[ReportOutcome] = []
     timings: dict[str, float] = {}
     try:
-        items = expand_sources(sources or [str(SAMPLES)], year)
+        walked = expand_sources(sources or [str(SAMPLES)], year)
+        # Another year's folder of an inbox belongs to that year's batch: listed in the manifest and the
+        # summary, not as rows of this year's reports.
+        other_years = [it for it in walked if it.skip == "other_year_folder"]
+        items = [it for it in walked if it.skip != "other_year_folder"]
         logger.info("batch %s: %d inputs, output %s, runner %s", batch_id, len(items), cfg.out_dir, cfg.task_runner)
         lineage_event("START", inputs=[{"uri": it.uri, "report_id": it.uri} for it in items])
+        cancel.check()
         finals = {process_report.submit(ingest.submit(item, cfg), cfg, year, _label(item.uri)): item
                   for item in items}
-        for i, fut in enumerate(as_completed(list(finals)), 1):
-            try:
-                outcome: ReportOutcome = fut.result()
-            except Exception as exc:
-                logger.error("%s: the task failed: %s: %s", finals[fut].uri, type(exc).__name__, exc)
-                outcome = _lost(finals[fut], exc)
-            outcomes.append(outcome)
-            line = _progress_line(i, len(items), outcome)
-            logger.info("%s", line)
-            if PROGRESS is not None and cfg.progress:
-                PROGRESS.write(line + "\n")  # not print(): log_prints would turn it into a log record
-                PROGRESS.flush()
+        bar = Progress(progress if cfg.progress else "off", len(items))
+        try:
+            for fut in _as_completed(list(finals)):
+                try:
+                    outcome: ReportOutcome = fut.result()
+                except Exception as exc:
+                    logger.error("%s: the task failed: %s: %s", finals[fut].uri, type(exc).__name__, exc)
+                    outcome = _lost(finals[fut], exc)
+                outcomes.append(outcome)
+                line = _progress_line(outcome)
+                logger.info("[%d/%d] %s", len(outcomes), len(items), line)
+                bar.advance(line)  # stderr, not print(): log_prints would turn it into a log record
+                cancel.check()  # Ctrl-C / SIGTERM: stop before anything is published
+        finally:
+            bar.close()
         timings["reports_seconds"] = time.perf_counter() - t0
         order = {it.uri: k for k, it in enumerate(items)}
         outcomes.sort(key=lambda o: order.get(o.ingested.item.uri, 0))
         results = drop_duplicates([o.result for o in outcomes])
         # One report, one year: a readable report already published under another year is held back.
         plan = assign_years(results, year, published_years(cfg.out_dir, [r.report_id for r in results
-                                                                          if r.status != "failed"], cfg))
+                                                                          if r.status in ("ok", "partial")], cfg))
         if plan.held_back:
             logger.warning("%d reports held back (not published): %s", len(plan.held_back), ", ".join(
                 f"{r.source_uri.rsplit('/', 1)[-1]} ({r.error})" for r in results if r.report_id in plan.held_back))
         t_pub = time.perf_counter()
-        files = publish(quote(results), plan.year_of, plan.years, cfg.out_dir, batch_id, run_id,
-                        {"batch_id": batch_id, "parser_version": nianbao.PARSER_VERSION, "code_version": __version__},
-                        cfg)
+        cancel.check()
+        with cancel.critical():  # one atomic commit: a cancel arriving now lets it finish
+            files = publish(quote(results), plan.year_of, plan.years, cfg.out_dir, batch_id, run_id,
+                            {"batch_id": batch_id, "parser_version": nianbao.PARSER_VERSION,
+                             "code_version": __version__}, cfg)
         timings["publish_seconds"] = time.perf_counter() - t_pub
         t_bi = time.perf_counter()
         if cfg.out_is_remote:
@@ -232,9 +260,11 @@ def annual_batch(sources: list[str] | None = None, year: int | None = None, out:
                         "(they need a local output folder; see docs/bi.md)")
             bi: dict[str, Any] = {}
         else:
-            bi = bi_outputs(cfg.out_dir, batch_id, run_id)
+            bi = _bi_outputs(cfg.out_dir, batch_id, run_id, logger)
         timings["bi_seconds"] = time.perf_counter() - t_bi
     except BaseException as exc:
+        if not isinstance(exc, Exception):  # SIGTERM (Prefect's TerminationSignal), KeyboardInterrupt
+            cancel.request(type(exc).__name__)  # kill the parsing children: the task runner can shut down
         timings["total_seconds"] = time.perf_counter() - t0
         msg = f"{type(exc).__name__}: {exc}"
         try:
@@ -266,22 +296,51 @@ def annual_batch(sources: list[str] | None = None, year: int | None = None, out:
     manifest = build_manifest(batch_id=batch_id, flow_run_id=run_id, openlineage_run_id=ol_run, year=year,
                               years=plan.years, inputs=inputs, outputs=outputs, started_at=started_at,
                               finished_at=now_iso(), timings=timings, settings=cfg,
-                              parent_flow_run_id=parent and parent["run_id"])
+                              parent_flow_run_id=parent and parent["run_id"],
+                              extra={"not_read": [{"uri": it.uri, "reason": it.skip, "message": it.note}
+                                                  for it in other_years]})
     manifest_file = write_manifest(cfg.out_dir, manifest, cfg)
     lineage_event("COMPLETE", inputs=inputs, outputs=outputs)
     events_copy = _copy_events(cfg, batch_id, ol_run, logger)
     summary = summarize(results, cfg.out_dir if cfg.out_is_remote else str(Path(cfg.out_dir).resolve()),
                         time.perf_counter() - t0, plan.years)
-    summary.update(batch_id=batch_id, files=len(files), manifest=manifest_file, held_back=len(plan.held_back),
+    summary.update(batch_id=batch_id, files=len(files), manifest=manifest_file,
                    lineage=events_copy or str(lineage_file(cfg)), cache=manifest["cache"], flow_run_id=run_id,
                    catalog=bi.get("catalog"), quality_report=bi.get("quality_report"),
-                   crossyear_issues=bi.get("crossyear_issue_count"))
+                   crossyear_issues=bi.get("crossyear_issue_count"), bi_error=bi.get("bi_error"),
+                   not_read=[it.uri for it in other_years], **_accounting(results, set(plan.held_back)))
     _artifacts(tag, summary, results, cfg.out_dir, manifest_file, summary["lineage"])
     if bi.get("quality_report"):
         create_link_artifact(link=Path(bi["quality_report"]).as_uri(), link_text="quality report (HTML)",
                              key=f"quality-report-{tag}", description="batch quality report")
     logger.info("summary: %s", {k: v for k, v in summary.items() if k != "issues"})
     return summary
+
+
+def _accounting(results: list[ReportResult], held_ids: set[str]) -> dict[str, Any]:
+    """What the summary must say about inputs that were not published: skipped files (with their
+    reasons), reports held back (another year, unknown year: in no partition) and failed ones."""
+    skipped = [{"uri": r.source_uri, "reason": r.error or "skipped", "message": r.error_message or ""}
+               for r in results if r.status == "skipped"]
+    held = [r.source_uri for r in results if r.report_id in held_ids and r.status != "skipped"]
+    failed = [r.source_uri for r in results if r.status == "failed" and r.report_id not in held_ids]
+    return {"skipped": skipped, "held_back": held, "failed": failed}
+
+
+def _bi_outputs(out_dir: str, batch_id: str, run_id: str | None, logger: Any) -> dict[str, Any]:
+    """The catalog, cross-year checks and quality report, after a publish that has already committed:
+    their failure (another run exchanging a partition while the catalog reads it, say) must not turn a
+    completed publish into a failed run. One retry, then a warning the summary repeats."""
+    for attempt in (1, 2):
+        try:
+            info: dict[str, Any] = bi_outputs(out_dir, batch_id, run_id)
+            return info
+        except Exception as exc:
+            if attempt == 2:
+                logger.warning("catalog / quality report not rebuilt: %s: %s", type(exc).__name__, exc)
+                return {"bi_error": f"{type(exc).__name__}: {exc}"}
+            time.sleep(1.0)
+    return {}
 
 
 def _copy_events(cfg: Settings, batch_id: str, ol_run: str, logger: Any) -> str | None:
@@ -305,7 +364,7 @@ def _year_run_name() -> str:
 
 @flow(name="nianbao-year", flow_run_name=_year_run_name, timeout_seconds=FLOW_TIMEOUT_SECONDS)
 def year_batch(source: str | list[str], year: int | None = None, out: str | None = None,
-               settings: dict[str, Any] | None = None) -> dict[str, Any]:
+               settings: dict[str, Any] | None = None, progress: Mode = "off") -> dict[str, Any]:
     """The yearly batch (deployment ``annual-batch``): ``source`` (required) is the inbox folder
     (``<inbox>/<year>/...``), a manifest, or a list of them; ``year`` defaults to the previous year in
     Asia/Shanghai; ``out`` the output root. Runs ``annual-batch`` as a subflow on the task runner named in the
@@ -316,7 +375,7 @@ def year_batch(source: str | list[str], year: int | None = None, out: str | None
     get_run_logger().info("year %d from %s into %s (%s runner)", y, sources, out or cfg.out_dir, cfg.task_runner)
     batch = annual_batch.with_options(task_runner=_task_runner(cfg))
     with year_slot(y):
-        result: dict[str, Any] = batch(sources=sources, year=y, out=out, settings=settings)
+        result: dict[str, Any] = batch(sources=sources, year=y, out=out, settings=settings, progress=progress)
     return result
 
 

@@ -60,13 +60,18 @@ def _child_parameters(year: int, source: str | list[str] | None, out: str | None
 @flow(name="nianbao-backfill", flow_run_name="backfill-{from_year}-{to_year}", timeout_seconds=FLOW_TIMEOUT_SECONDS)
 def backfill(from_year: int, to_year: int, source: str | list[str], out: str | None = None,
              settings: dict[str, Any] | None = None, deployment: str | None = DEPLOYMENT,
-             poll_seconds: float = 5.0) -> dict[str, Any]:
+             poll_seconds: float = 5.0, fail_on_error: bool = True,
+             progress: str = "off") -> dict[str, Any]:
     """Run the yearly batch for every year from ``from_year`` to ``to_year`` (inclusive).
 
     ``source`` (required): the inbox folder(s) or manifest(s); ``deployment``: the yearly deployment to start
     child runs of (None: run the years here as subflows). Fails, after every year has finished, if any year
-    failed.
+    failed (``fail_on_error=False``: returns the report with each year's state; the ``nianbao`` command maps
+    it to an exit code). A cancel (Ctrl-C / SIGTERM) stops the backfill at once: the remaining years are not
+    started.
     """
+    from tasks import cancel
+
     source = require_source(source, "backfill")
     logger = get_run_logger()
     years = _years(from_year, to_year)
@@ -76,11 +81,14 @@ def backfill(from_year: int, to_year: int, source: str | list[str], out: str | N
     if deployment is None:
         for y in years:
             try:
-                summary = year_batch(**_child_parameters(y, source, out, settings))
+                summary = year_batch(**_child_parameters(y, source, out, settings), progress=progress)
                 report["years"][str(y)] = {"state": "COMPLETED", "summary": summary}
             except Exception as exc:
+                if cancel.requested():
+                    raise
                 logger.error("year %d failed: %s", y, exc)
-                report["years"][str(y)] = {"state": "FAILED", "error": f"{type(exc).__name__}: {exc}"}
+                report["years"][str(y)] = {"state": "FAILED", "error": f"{type(exc).__name__}: {exc}",
+                                           "error_type": type(exc).__name__}
                 failed.append(y)
     else:
         from prefect.client.orchestration import get_client
@@ -107,6 +115,6 @@ def backfill(from_year: int, to_year: int, source: str | list[str], out: str | N
                             "year %d: %s (%s)", y, state.type.value, state.message or "")
                         if not state.is_completed():
                             failed.append(y)
-    if failed:
+    if failed and fail_on_error:
         raise RuntimeError(f"backfill {from_year}-{to_year}: years {sorted(failed)} failed; the others completed")
     return report

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -30,6 +31,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
           + (" (" + ", ".join(f"{k} {v}" for k, v in sorted(issues.items(), key=lambda kv: -kv[1])[:6]) + ")"
              if issues else ""))
     print(f"  years: {summary['years']}")
+    _print_accounting(summary)
     print(f"Output written to: {summary['out_dir']}")
     print("  datasets: reports, sections, proactive_disclosure, applications, reviews_litigation, "
           "validation_issues (Parquet, hive-partitioned by report_year)")
@@ -41,6 +43,51 @@ def _print_summary(summary: dict[str, Any]) -> None:
         print(f"  quality report: {summary['quality_report']}")
     if summary.get("manifest"):
         print(f"  manifest: {summary['manifest']}")
+    if summary.get("bi_error"):
+        print(f"  warning: the catalog / quality report were not rebuilt ({summary['bi_error']}); the data is "
+              "published; rerun to rebuild them")
+    _print_next(summary)
+
+
+def _print_accounting(summary: dict[str, Any], shown: int = 10) -> None:
+    """Skipped files (each with its reason, and a count per reason), held-back and failed reports."""
+    skipped = summary.get("skipped") or []
+    if skipped:
+        from collections import Counter
+
+        reasons = Counter(s["reason"] for s in skipped)
+        print(f"  skipped: {len(skipped)} (" + ", ".join(f"{k} {v}" for k, v in reasons.most_common()) + ")")
+        for s in skipped[:shown]:
+            print(f"    {s['uri']}: {s['reason']}" + (f" — {s['message']}" if s.get("message") else ""))
+        if len(skipped) > shown:
+            print(f"    ... {len(skipped) - shown} more in the manifest and the reports dataset (status = skipped)")
+    not_read = summary.get("not_read") or []
+    if not_read:
+        print(f"  not read: {len(not_read)} other years' folders ({', '.join(n.rsplit('/', 1)[-1] for n in not_read)}"
+              "): they belong to those years' batches")
+    held = summary.get("held_back") or []
+    if held:
+        print(f"  held back: {len(held)} (another or an unknown year; see error_message in the reports dataset)")
+    failed = summary.get("failed") or []
+    if failed:
+        print(f"  failed: {len(failed)} (" + ", ".join(f.rsplit("/", 1)[-1] for f in failed[:5])
+              + (", ..." if len(failed) > 5 else "") + ")")
+
+
+def _print_next(summary: dict[str, Any]) -> None:
+    """Where to look next."""
+    steps = []
+    if summary.get("failed") or summary.get("held_back") or summary.get("skipped"):
+        steps.append("why inputs were not published: the manifest (inputs[].status, error) or "
+                     "`select source_uri, status, error, error_message from reports where status <> 'ok'`")
+    if summary.get("quality_report"):
+        steps.append(f"problems per report: open {summary['quality_report']}")
+    if summary.get("catalog"):
+        steps.append(f"query the data: duckdb {summary['catalog']} (docs/bi.md)")
+    if steps:
+        print("Next:")
+        for s in steps:
+            print(f"  - {s}")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -89,60 +136,6 @@ def _catalog(out: str, catalog: str | None) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["bench"]:
-        return _bench(argv[1:])
-    parser = argparse.ArgumentParser(prog="nianbao", description="Government-information-disclosure annual "
-                                     "reports to validated Parquet.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="process one batch (default: the bundled sample reports)")
-    run.add_argument("sources", nargs="*", help="files, folders (<inbox>/<year>/...) or manifests (.csv/.parquet)")
-    run.add_argument("--year", type=int, default=None,
-                     help="the year reported on; reports of other years are held back")
-    _common(run)
-    sub.add_parser("bench", help="benchmark accuracy and throughput (tools/bench.py; `nianbao bench --help`)")
-    bf = sub.add_parser("backfill", help="run the yearly batch for every year of a range, one after another")
-    bf.add_argument("sources", nargs="*", help="inbox folders (<inbox>/<year>/...) or manifests (required)")
-    bf.add_argument("--from", dest="from_year", type=int, required=True, help="first year reported on")
-    bf.add_argument("--to", dest="to_year", type=int, required=True, help="last year reported on (inclusive)")
-    _common(bf)
-    cat = sub.add_parser("catalog", help="(re)build the DuckDB catalog (views) of an output folder or s3:// location")
-    cat.add_argument("out", help="output root: a folder (catalog written to <out>/catalog.duckdb) or s3://bucket/prefix")
-    cat.add_argument("--catalog", default=None, help="object-store output: local catalog file (default ./catalog.duckdb)")
-    rb = sub.add_parser("rollback", help="make the previous published version of a year current again")
-    rb.add_argument("--year", type=int, required=True, help="the year (report_year) to roll back")
-    rb.add_argument("--out", default=None, help="output root (a local folder; default: out/)")
-    rb.add_argument("--config", default=None, help="settings TOML file")
-    args = parser.parse_args(argv)
-    if args.command == "catalog":
-        return _catalog(args.out, args.catalog)
-    _quiet_prefect_defaults()
-    from nianbao.errors import SettingsError
-    from nianbao.settings import load_settings
-
-    try:
-        cfg = load_settings(args.config, task_runner=getattr(args, "runner", None),
-                            max_workers=getattr(args, "workers", None), out_dir=args.out,
-                            allow_shrink=getattr(args, "allow_shrink", None))
-    except SettingsError as exc:
-        print(f"nianbao: {exc}", file=sys.stderr)
-        return 2
-    if args.command == "rollback":
-        return _rollback(cfg.out_dir, args.year)
-    from nianbao.errors import PublishConflictError, PublishRefusedError
-    from nianbao.exitcodes import ExitCode
-
-    try:
-        return _run(args, cfg)
-    except PublishRefusedError as exc:  # includes NothingToPublishError
-        print(f"nianbao: {exc}", file=sys.stderr)
-        return int(ExitCode.NOTHING_PUBLISHED)
-    except PublishConflictError as exc:
-        print(f"nianbao: {exc}", file=sys.stderr)
-        return int(ExitCode.PUBLISH_CONFLICT)
-
-
 def _rollback(out_dir: str, year: int) -> int:
     """``nianbao rollback --year Y``: one journal commit back to the year's previous version, then the
     catalog, cross-year checks and quality report rebuilt over what is now published."""
@@ -176,43 +169,325 @@ def _rollback(out_dir: str, year: int) -> int:
     return int(ExitCode.OK)
 
 
-def _run(args: argparse.Namespace, cfg: Any) -> int:
-    import flows.annual as annual
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nianbao", description="Government-information-disclosure annual "
+                                     "reports to validated Parquet.", epilog=EXIT_CODES_HELP,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="process one batch (default: the bundled sample reports)", epilog=EXIT_CODES_HELP,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("sources", nargs="*", help="files, folders (<inbox>/<year>/...) or manifests (.csv/.parquet)")
+    run.add_argument("--year", type=int, default=None,
+                     help="the year reported on (2008..next year); reports of other years are held back")
+    _common(run)
+    sub.add_parser("bench", help="benchmark accuracy and throughput (tools/bench.py; `nianbao bench --help`)")
+    bf = sub.add_parser("backfill", help="run the yearly batch for every year of a range, one after another",
+                        epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    bf.add_argument("sources", nargs="*", help="inbox folders (<inbox>/<year>/...) or manifests (required)")
+    bf.add_argument("--from", dest="from_year", type=int, required=True, help="first year reported on")
+    bf.add_argument("--to", dest="to_year", type=int, required=True, help="last year reported on (inclusive)")
+    _common(bf)
+    cat = sub.add_parser("catalog", help="(re)build the DuckDB catalog (views) of an output folder or s3:// location")
+    cat.add_argument("out", help="output root: a folder (catalog written to <out>/catalog.duckdb) or s3://bucket/prefix")
+    cat.add_argument("--catalog", default=None, help="object-store output: local catalog file (default ./catalog.duckdb)")
+    rb = sub.add_parser("rollback", help="make the previous published version of a year current again")
+    rb.add_argument("--year", type=int, required=True, help="the year (report_year) to roll back")
+    rb.add_argument("--out", default=None, help="output root (a local folder; default: out/)")
+    rb.add_argument("--config", default=None, help="settings TOML file")
+    return parser
 
-    # One line per finished report on the terminal (stderr, so --json output stays clean).
-    annual.PROGRESS = sys.stderr if cfg.progress else None
+
+EXIT_CODES_HELP = """exit codes (docs/reliability.md):
+  0    every input read and published
+  1    internal error (a bug); published data unchanged
+  2    usage error (arguments, paths), found before any work
+  3    published, but some inputs failed, were skipped or held back (see the summary)
+  4    nothing published (nothing readable, or the publish was refused); previous data unchanged
+  5    another run holds the year (or the publish failed on I/O); previous data unchanged
+  130  interrupted (Ctrl-C / SIGTERM); nothing half-done published"""
+
+
+def _fail(code: int, message: str) -> int:
+    print(f"nianbao: {message}", file=sys.stderr)
+    return int(code)
+
+
+def _preflight(args: argparse.Namespace) -> Any:
+    """Validate arguments, settings and paths before Prefect is imported; return the settings."""
+    from flows import preflight
+    from nianbao.settings import load_settings
+
+    preflight.check_workers(args.workers)
+    if args.command == "run":
+        preflight.check_year(args.year)
+    else:
+        preflight.check_backfill_range(args.from_year, args.to_year)
+        if not args.sources:
+            raise preflight.UsageError("backfill needs its inbox folder(s) or manifest(s): nianbao backfill INBOX "
+                                       "--from Y1 --to Y2")
+    cfg = load_settings(args.config, task_runner=args.runner, max_workers=args.workers, out_dir=args.out,
+                        allow_shrink=args.allow_shrink)
+    preflight.check_sources(args.sources)
+    preflight.check_out(cfg.out_dir, args.sources or [_samples()])
+    for warning in preflight.check_readable(args.sources, args.year if args.command == "run" else None):
+        print(f"nianbao: warning: {warning}", file=sys.stderr)
+    return cfg
+
+
+def _samples() -> str:
+    from pathlib import Path
+
+    return str(Path(__file__).resolve().parents[1] / "data" / "samples")
+
+
+def _exit_code(summary: dict[str, Any]) -> int:
+    from nianbao.exitcodes import ExitCode
+
+    bad = summary.get("failed") or summary.get("skipped") or summary.get("held_back")
+    if bad is None:  # a summary without the accounting lists: judge by the status counts
+        bad = any(k not in ("ok", "partial") for k in summary.get("status", {}))
+    return int(ExitCode.PARTIAL if bad else ExitCode.OK)
+
+
+def _backfill_exit_code(report: dict[str, Any]) -> int:
+    """0 when every year completed with every input read; 3 when some year failed or held inputs back
+    while another published; 5 / 4 when no year published (a conflict / anything else)."""
+    from nianbao.exitcodes import ExitCode
+
+    years = list(report["years"].values())
+    done = [y for y in years if str(y.get("state", "")).upper() == "COMPLETED"]
+    if not done:
+        if years and all(y.get("error_type") == "PublishConflictError" for y in years):
+            return int(ExitCode.PUBLISH_CONFLICT)
+        return int(ExitCode.NOTHING_PUBLISHED)
+    if len(done) < len(years):
+        return int(ExitCode.PARTIAL)
+    return max(_exit_code(y.get("summary") or {}) for y in done)
+
+
+def _install_signal_handlers() -> None:
+    """Ctrl-C / SIGTERM: cancel the batch (no new report starts, parsing children are killed, nothing is
+    published), then leave with 130. A second signal, or a flow that does not stop within the grace
+    period (the publish, if running, is waited for: it is one atomic commit), leaves at once."""
+    import signal
+    import threading
+
+    from tasks import cancel
+
+    def leave() -> None:
+        import time
+
+        deadline = time.monotonic() + GRACE_SECONDS
+        while time.monotonic() < deadline or (cancel.in_critical() and time.monotonic() < deadline + 120):
+            time.sleep(0.1)
+        _hard_exit("did not stop within the grace period")
+
+    def handler(signum: int, frame: Any) -> None:
+        name = signal.Signals(signum).name
+        if cancel.requested():  # a second signal, or the flow already cancelling: leave now
+            _hard_exit(name)
+        _say(f"{name}: cancelling; nothing half-done will be published")
+        cancel.request(name)
+        threading.Thread(target=leave, daemon=True, name="nianbao-cancel-watchdog").start()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+GRACE_SECONDS = 5.0
+
+
+def _say(message: str) -> None:
+    """One line on stderr from a signal handler or the watchdog: os.write, because print() inside a flow
+    that logs its prints is turned into a log record (and a signal handler must not take locks)."""
+    with contextlib.suppress(OSError):
+        os.write(2, f"nianbao: {message}\n".encode())
+
+
+def _hard_exit(why: str) -> None:
+    """Leave now with 130, killing the child processes this command started (parsers, Prefect's embedded
+    server) by their process ids so that none outlives it."""
+    import signal
+
+    from nianbao.exitcodes import ExitCode
+    from tasks import cancel
+
+    if cancel.in_critical():
+        _say("interrupted while publishing; the publish is atomic: the next run completes or discards it")
+    else:
+        _say(f"interrupted ({why}): nothing of this batch was published; the previous data is unchanged")
+    for pid in _child_pids():
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGTERM)
+    sys.stderr.flush()
+    os._exit(int(ExitCode.INTERRUPTED))
+
+
+def _child_pids() -> list[int]:
+    """Every live descendant of this process (Prefect's embedded server, pool processes, the parsing
+    children they started), deepest first."""
+    parent_of: dict[int, int] = {}
+    try:
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat") as fh:
+                        fields = fh.read().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                if fields[0] != "Z":
+                    parent_of[int(entry)] = int(fields[1])
+    except OSError:
+        return []
+    out: list[int] = []
+    frontier = [os.getpid()]
+    while frontier:
+        kids = [pid for pid, ppid in parent_of.items() if ppid in frontier]
+        out.extend(kids)
+        frontier = kids
+    return out[::-1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:
+        return _bench(argv[1:])
+    args = _parser().parse_args(argv)
+    from flows.preflight import NothingReadableError, UsageError
+    from nianbao.errors import SettingsError
+    from nianbao.exitcodes import ExitCode
+
+    if args.command == "catalog":
+        return _catalog(args.out, args.catalog)
+    if args.command == "rollback":
+        from flows import preflight
+        from nianbao.settings import load_settings
+
+        try:
+            preflight.check_year(args.year)
+            cfg = load_settings(args.config, out_dir=args.out)
+        except (UsageError, SettingsError) as exc:
+            return _fail(ExitCode.USAGE, str(exc))
+        return _rollback(cfg.out_dir, args.year)
+
+    try:
+        cfg = _preflight(args)
+    except (UsageError, SettingsError) as exc:
+        return _fail(ExitCode.USAGE, str(exc))
+    except NothingReadableError as exc:
+        return _fail(ExitCode.NOTHING_PUBLISHED, str(exc))
+    except OSError as exc:  # e.g. an unreadable --config file
+        return _fail(ExitCode.USAGE, f"{exc.strerror or exc}: {exc.filename or ''}")
+    _quiet_prefect_defaults()
+    from tasks import cancel
+
+    cancel.reset()
+    in_main_thread = threading_is_main()
+    if in_main_thread:
+        _install_signal_handlers()
+    try:
+        return _dispatch(args, cfg)
+    finally:
+        if in_main_thread:
+            _restore_signal_handlers()
+
+
+def threading_is_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _restore_signal_handlers() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+EXPECTED_ERRORS = ("NothingToPublishError", "PublishRefusedError", "PublishConflictError", "Cancelled",
+                   "KeyboardInterrupt")
+
+
+def _quiet_expected_errors() -> None:
+    """The command prints one line for an outcome it expects (nothing to publish, a conflict, a cancel):
+    keep Prefect from printing a traceback for it on the console (a logger filter, which survives
+    Prefect re-configuring its handlers; the flow run's state still records the error)."""
+    import logging
+
+    class _Expected(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            exc = record.exc_info[1] if record.exc_info else None
+            if exc is not None and type(exc).__name__ in EXPECTED_ERRORS:
+                return False
+            if getattr(record, "task_name", None) == "bi-outputs" and record.levelno >= logging.ERROR:
+                return False  # the flow retries it, then prints one warning (the data is already published)
+            message = record.getMessage()
+            if "aborted by a termination signal" in message:
+                return False  # the command says it in one line
+            return not (message.startswith(("Finished in state", "Encountered exception"))
+                        and any(name in message for name in EXPECTED_ERRORS))
+
+    for name in ("prefect.flow_runs", "prefect.task_runs"):
+        logging.getLogger(name).addFilter(_Expected())
+
+
+def _dispatch(args: argparse.Namespace, cfg: Any) -> int:
+    """Run the command; map every outcome to its exit code with one line on stderr."""
+    from flows.progress import choose_mode
+    from nianbao.errors import NothingToPublishError, PublishConflictError, PublishRefusedError
+    from nianbao.exitcodes import ExitCode
+    from tasks import cancel
+
     overrides = {k: v for k, v in cfg.to_dict().items() if k != "out_dir"}
+    mode = choose_mode(cfg.progress)
+    _quiet_expected_errors()
     try:
         if args.command == "run":
+            import flows.annual as annual
+
             flow_fn = annual.annual_batch.with_options(task_runner=annual._task_runner(cfg))
-            summary = flow_fn(sources=args.sources or None, year=args.year, out=cfg.out_dir, settings=overrides)
+            summary = flow_fn(sources=args.sources or None, year=args.year, out=cfg.out_dir, settings=overrides,
+                              progress=mode)
             if args.json:
                 print(json.dumps(summary, ensure_ascii=False, indent=1))
             else:
                 _print_summary(summary)
-            return 0
-        if args.command == "backfill":
-            from flows.backfill import backfill, check_year_folders
+            if cancel.requested():
+                return _fail(ExitCode.INTERRUPTED, "interrupted after the publish had completed: the data above "
+                             "is complete")
+            return _exit_code(summary)
+        from flows.backfill import backfill, check_year_folders
 
-            try:
-                check_year_folders(args.sources, args.from_year, args.to_year)
-            except ValueError as exc:
-                print(f"nianbao: {exc}", file=sys.stderr)
-                return 2
-            try:
-                report = backfill(from_year=args.from_year, to_year=args.to_year, source=args.sources or None,
-                                  out=cfg.out_dir, settings=overrides, deployment=None)
-            except (RuntimeError, ValueError) as exc:
-                print(f"nianbao: {exc}", file=sys.stderr)
-                return 1
-            if args.json:
-                print(json.dumps(report, ensure_ascii=False, indent=1, default=str))
-            else:
-                _print_backfill(report)
-            return 0
-    finally:
-        annual.PROGRESS = None
-    return 1
+        try:
+            check_year_folders(args.sources, args.from_year, args.to_year)
+        except ValueError as exc:
+            return _fail(ExitCode.USAGE, str(exc))
+        report = backfill(from_year=args.from_year, to_year=args.to_year, source=args.sources or None,
+                          out=cfg.out_dir, settings=overrides, deployment=None, fail_on_error=False,
+                          progress=mode)
+        if args.json:
+            print(json.dumps(report, ensure_ascii=False, indent=1, default=str))
+        else:
+            _print_backfill(report)
+        if cancel.requested():
+            return int(ExitCode.INTERRUPTED)
+        return _backfill_exit_code(report)
+    except (KeyboardInterrupt, cancel.Cancelled):
+        return _fail(ExitCode.INTERRUPTED, "interrupted (Ctrl-C / SIGTERM); nothing was published, the previous "
+                     "data is unchanged")
+    except NothingToPublishError as exc:
+        return _fail(ExitCode.NOTHING_PUBLISHED, f"nothing published: {exc}")
+    except PublishRefusedError as exc:
+        return _fail(ExitCode.NOTHING_PUBLISHED, f"publish refused: {exc}")
+    except PublishConflictError as exc:
+        return _fail(ExitCode.PUBLISH_CONFLICT, str(exc))
+    except Exception as exc:
+        if cancel.requested():
+            return _fail(ExitCode.INTERRUPTED, "interrupted (Ctrl-C / SIGTERM); nothing was published, the "
+                         "previous data is unchanged")
+        return _fail(ExitCode.INTERNAL_ERROR, f"internal error: {type(exc).__name__}: {exc} (published data "
+                     "unchanged; please report it as a bug)")
 
 
 if __name__ == "__main__":

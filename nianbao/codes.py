@@ -43,6 +43,7 @@ _APP, _PRO, _RL = "applications", "proactive_disclosure", "reviews_litigation"
 _ANY_TABLE = "any cell table"
 _E, _W, _I = ("error",), ("warning",), ("info",)
 _FAILED = ("failed",)
+_SKIPPED = ("skipped",)
 
 _CHECKS: tuple[Code, ...] = (
     # --- identities (勾稽关系) -----------------------------------------------------------------------
@@ -227,9 +228,47 @@ _CHECKS: tuple[Code, ...] = (
 )
 
 _ERRORS: tuple[Code, ...] = (
-    Code("unsupported_format", "error", _FAILED, "failure", None,
-         "The file is none of the supported formats.",
-         "Supply .txt, .html/.htm, .pdf, .docx, or .doc/.wps/.rtf with LibreOffice installed."),
+    Code("unsupported_format", "error", ("failed", "skipped"), "failure", None,
+         "The file is none of the supported formats (status skipped: a file found in a folder whose name and "
+         "bytes are not a report's, e.g. .json, .csv, images; failed: a file given explicitly).",
+         "Supply .txt, .md, .html/.htm, .pdf, .docx, or .doc/.wps/.rtf with LibreOffice installed."),
+    # --- inputs not read on purpose (reports.status = skipped): every entry of an input is accounted for ----
+    Code("hidden", "error", _SKIPPED, "failure", None,
+         "A hidden or private name in an input folder (starts with . or _, e.g. .git, .DS_Store): not read.",
+         "Rename it, or give the file explicitly, if it is a report."),
+    Code("symlink_dangling", "error", _SKIPPED, "failure", None,
+         "A symbolic link in an input folder that points to nothing.", "Fix or remove the link."),
+    Code("symlink_loop", "error", _SKIPPED, "failure", None,
+         "A symbolic link that loops (on itself, or to a folder already walked): not followed again.",
+         "Nothing to do if the folder was walked through another path; otherwise fix the link."),
+    Code("not_regular_file", "error", _SKIPPED, "failure", None,
+         "A FIFO, device or socket named as an input or found in a folder: never opened (it could block or "
+         "never end).", "Copy the report into a regular file."),
+    Code("unreadable", "error", _SKIPPED, "failure", None,
+         "An entry of an input folder that could not be looked at or listed (permissions, I/O error).",
+         "Check the permissions and the disk; rerun."),
+    Code("outside_year_folder", "error", _SKIPPED, "failure", None,
+         "With --year Y and an inbox that has a Y/ folder, an entry beside that folder: not read in the Y batch.",
+         "Move it into Y/, or give it explicitly."),
+    Code("other_year_folder", "error", _SKIPPED, "failure", None,
+         "Another year's folder of an inbox (listed in the batch manifest and the summary, not in reports).",
+         "Nothing: it is read by that year's batch."),
+    Code("changed_while_read", "error", _FAILED, "failure", None,
+         "The file changed while nianbao read it, or the bytes to parse are not the bytes hashed: nothing "
+         "published or cached for it.", "Rerun once the file is complete."),
+    Code("refused_url", "error", _FAILED, "failure", None,
+         "A URL or a redirect to another scheme than http(s), or to a loopback, link-local or private address.",
+         "Fix the URL; list an intranet host in the setting download_allow_private (host:port) if intended."),
+    Code("download_timeout", "error", _FAILED, "failure", None,
+         "The download (attempts, redirects, waits) outlasted download_total_seconds.",
+         "Rerun later, or raise download_total_seconds."),
+    Code("bad_manifest", "error", _FAILED, "failure", None,
+         "A manifest that cannot be read: neither UTF-8 nor GB18030, no 'uri' column, not CSV/Parquet "
+         "(a usage error: the command stops before any work).",
+         "Save the manifest as UTF-8 CSV with a header row that has a 'uri' column."),
+    Code("cancelled", "error", _FAILED, "failure", None,
+         "The batch was cancelled (Ctrl-C / SIGTERM) before this report was parsed; nothing was published.",
+         "Rerun the batch."),
     Code("empty_file", "error", _FAILED, "failure", None, "The file has no content.", "Re-download it."),
     Code("too_large", "error", _FAILED, "failure", None, "The file exceeds max_file_bytes.",
          "Raise max_file_bytes in the settings if the file is genuine."),
@@ -298,8 +337,22 @@ _ERRORS: tuple[Code, ...] = (
          "Nothing was replaced; check the input, or pass --allow-shrink if the smaller year is intended."),
     Code("nothing_to_publish", "error", _FAILED, "failure", None, "No input yielded a readable report.",
          "Nothing was replaced; check the input path and the failed reports."),
+    Code("published_in_other_year", "error", _FAILED, "failure", None,
+         "The report is already published under another year: held back by the batch (manifest), or the commit "
+         "that would publish it under a second year was refused (one report, one year).",
+         "Nothing was replaced; leave the report out of one of the two years' batches (republish the other "
+         "year without it first if it belongs to this one)."),
+    Code("nothing_to_roll_back", "error", _FAILED, "failure", None,
+         "nianbao rollback found no earlier kept version of the year (the last 5 are kept).",
+         "Nothing was changed; rollback goes back one kept version at a time."),
     Code("publish_conflict", "error", _FAILED, "failure", None, "Another run is publishing the same year.",
          "Wait for the other run to finish, then rerun."),
+    Code("nothing_to_roll_back", "error", _FAILED, "failure", None,
+         "nianbao rollback found no earlier published version of the year to go back to; nothing was changed.",
+         "Check --year and --out; only versions published by this journal can be rolled back."),
+    Code("published_in_other_year", "error", _FAILED, "failure", None,
+         "The same report is already published under another year: held back (see the check of the same name).",
+         "If it belongs to this year, republish the other year without it first."),
     Code("error", "error", _FAILED, "failure", None, "A generic nianbao error (base class; not normally emitted).",
          "Read the message; file a bug if it gives no specific cause."),
 )

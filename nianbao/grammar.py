@@ -20,6 +20,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from nianbao.normalize import LABEL_NUMBERING as _LABEL_NUMBERING
+from nianbao.normalize import nfkc
 from nianbao.variants import variants_of
 
 _CN_DIGIT = {"零": 0, "〇": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
@@ -32,6 +34,8 @@ NUMBERING = re.compile(
     rf"|(?P<ar>\d{{1,2}})(?P<arsep>[、.,:]|(?=[^\d.,]))(?![\d])"
     r")"
 )
+# Leading numbering of a table LABEL (stripped by ``normalize_label``), defined with the label normaliser.
+LABEL_NUMBERING = _LABEL_NUMBERING
 # After a bare Chinese numeral without separator these start prose (一是…, 一年来…), not a heading.
 _NOT_AFTER_NUMERAL = re.compile(r"^[是要个项年月日次件条批些方〇零]")
 
@@ -58,15 +62,14 @@ _LOOSE: dict[int, str] = {
 
 def _title_pattern(sec: int, loose: bool) -> str:
     alts = [_STRICT[sec]]
-    alts += [re.escape(_squash(v)) for v in variants_of(f"section:{sec}")]
+    # plain NFKC at import time (normalize imports this module: its nfkc is not loaded yet)
+    alts += [re.escape(re.sub(r"\s+", "", unicodedata.normalize("NFKC", v))) for v in variants_of(f"section:{sec}")]
     if loose and sec in _LOOSE:
         alts.append(_LOOSE[sec])
     return "(?:" + "|".join(alts) + ")"
 
 
 def _squash(text: str) -> str:
-    from nianbao.normalize import nfkc  # normalize's label grammar imports this module's patterns
-
     return re.sub(r"\s+", "", nfkc(text))
 
 
@@ -118,6 +121,12 @@ def strip_numbering(text: str) -> str:
     """Given a label (NFKC, no spaces), return it without its leading numbering (one level)."""
     n = parse_numbering(text)
     return n.rest if n.style is not None else text
+
+
+def starts_numbered(line: str) -> bool:
+    """Given a line, return True when it opens with a heading numbering (一、 1. （一） 第一部分)."""
+    n = parse_numbering(_squash(line))
+    return n.style in ("paren", "part") or (n.style in ("cn", "arabic") and n.separated)
 
 
 def section_of(line: str) -> int | None:

@@ -20,10 +20,13 @@ _RADICALS = str.maketrans({
 })
 _QUOTES = "\"'“”‘’「」『』〝〞″`"
 _SPACES = re.compile(r"\s+")
-# Leading numbering: 一、 / (一) / 1. / 1、 / 第一 / ① and combinations like "(三)1." are stripped.
-_NUMBERING = re.compile(
+# Leading numbering of a table LABEL, stripped before matching: 一、 / (一) / 1. / 1、 / (1) / ①, and combinations
+# like "(三)1." (stripped repeatedly). Part of the one numbering grammar: nianbao.grammar exports it with the
+# heading numbering (it lives here because the base result types normalise labels and may not import grammar).
+LABEL_NUMBERING = re.compile(
     r"^(?:[(（]?[一二三四五六七八九十]+[)）]|[一二三四五六七八九十]+[、.．]|[(（]?\d{1,2}[)）]|\d{1,2}[、.．](?!\d)|[①-⑳])"
 )
+_NUMBERING = LABEL_NUMBERING
 _PUNCT = re.compile(r"[\s,，。、:：;；/／()（）\[\]【】<>《》·.．\-—_]+")
 
 

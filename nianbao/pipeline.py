@@ -98,11 +98,23 @@ def validate_report(tables: list[TableResult]) -> tuple[list[CellValue], list[Pr
 
 def _status(result: ReportResult, doc: Document) -> Status:
     structural = {"table_missing", "unmapped_rows", "row_value_count", "unknown_template", "duplicate_row",
-                  "section_missing", "rows_missing", "split_ambiguous", "split_impossible"}
+                  "section_missing", "rows_missing", "split_ambiguous", "split_impossible",
+                  "dump_row_ambiguous"}
     if any(p.check in structural and p.severity == "error" for p in result.problems) or doc.problems or any(
             p.check == "ocr_unverified" or p.check in CELL_CODES for p in result.problems):  # OCR values withheld
         return "partial"
     return "ok"
+
+
+def _year_from_path(result: ReportResult) -> Problem:
+    """Given a result whose document names no (usable) year, take the year from its file name or folder and
+    return the note saying so, or the warning that no year is known (none is ever assumed)."""
+    result.report_year = year_from_path(result.source_uri)
+    if result.report_year is not None:
+        return Problem("year_from_path", "info", None, f"the document prints no report year; {result.report_year} is "
+                       "taken from its file name or folder", actual=str(result.report_year))
+    return Problem("year_not_found", "warning", None, "no report year in the document (title, statistics period, "
+                   "intro), its file name or its folder; none is assumed: run it with --year YEAR")
 
 
 def segment_report(doc: Document, result: ReportResult) -> list[SectionSpan]:
@@ -118,15 +130,7 @@ def segment_report(doc: Document, result: ReportResult) -> list[SectionSpan]:
         # contradict it); otherwise the file name or folder decides. The agency is taken from the title.
         result.problems.extend(check_ocr_meta(doc, result))
     if result.report_year is None:
-        result.report_year = year_from_path(result.source_uri)
-        if result.report_year is not None:
-            result.problems.append(Problem(
-                "year_from_path", "info", None, f"the document prints no report year; {result.report_year} is "
-                "taken from its file name or folder", actual=str(result.report_year)))
-        else:
-            result.problems.append(Problem(
-                "year_not_found", "warning", None, "no report year in the document (title, statistics period, "
-                "intro), its file name or its folder; none is assumed: run it with --year YEAR"))
+        result.problems.append(_year_from_path(result))
     result.page_count = doc.page_count
     result.sections = _sections_out(doc, spans)
     return spans

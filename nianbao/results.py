@@ -48,7 +48,7 @@ class Problem:
 
 
 
-Status = Literal["ok", "partial", "failed"]
+Status = Literal["ok", "partial", "failed", "skipped"]
 
 
 @dataclass

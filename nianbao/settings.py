@@ -28,8 +28,13 @@ class Settings:
     max_workers: int = 2
     dask_address: str | None = None  # an existing Dask scheduler; None starts a local cluster
     cache_dir: str | None = None  # where fetched bytes are kept (content-addressed); None: <out_dir>/.cache
-    download_timeout_seconds: float = 60.0
+    download_timeout_seconds: float = 60.0  # a read that stalls longer fails (then retried)
+    download_connect_timeout_seconds: float = 10.0
+    download_total_seconds: float = 300.0  # one attempt's wall time (redirects included), however slow the server
     download_retries: int = 3
+    # Hosts a download may reach although they are loopback, link-local or private (comma-separated
+    # ``host:port`` or ``host``, IPs or names; e.g. an intranet mirror). None: public addresses only.
+    download_allow_private: str | None = None
     lineage_file: str | None = None  # OpenLineage events (JSON lines); None: <out_dir>/_lineage/events.jsonl
     progress: bool = True
     s3_endpoint_url: str | None = None  # an S3-compatible server (MinIO, moto...); None: AWS_ENDPOINT_URL or AWS
@@ -61,6 +66,14 @@ class Settings:
 
 
 _CHOICES = {"task_runner": ("threads", "processes", "dask")}
+# Bounds of numeric settings: (minimum, whether the minimum itself is allowed). A timeout of 0 or less
+# would silently switch a protection off (a negative report timeout used to disable the isolation).
+_BOUNDS: dict[str, tuple[float, bool]] = {
+    "max_file_bytes": (0, False), "max_pages": (0, False), "report_timeout_seconds": (0, False),
+    "report_memory_mb": (0, True), "max_workers": (0, False), "download_timeout_seconds": (0, False),
+    "download_connect_timeout_seconds": (0, False), "download_total_seconds": (0, False),
+    "download_retries": (0, True),
+}
 
 
 def _validated(values: dict[str, Any]) -> dict[str, Any]:
@@ -85,6 +98,11 @@ def _validated(values: dict[str, Any]) -> dict[str, Any]:
             raise SettingsError(f"setting {key!r} must be {expected.__name__}, got {value!r}")
         if key in _CHOICES and value not in _CHOICES[key]:
             raise SettingsError(f"setting {key!r} must be one of {', '.join(_CHOICES[key])}, got {value!r}")
+        if key in _BOUNDS and isinstance(value, int | float):
+            low, inclusive = _BOUNDS[key]
+            if value < low or (value == low and not inclusive) or value != value:  # value != value: NaN
+                raise SettingsError(f"setting {key!r} must be {'at least' if inclusive else 'more than'} "
+                                    f"{low:g}, got {value!r}")
         out[key] = value
     return out
 

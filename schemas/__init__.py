@@ -19,7 +19,7 @@ from nianbao.template import TABLE_KEY_COLUMNS, TABLE_KEYS, all_column_keys, all
 # to take a longer printed number as a number rather than round it).
 VALUE_DTYPE = pl.Decimal(precision=VALUE_PRECISION, scale=VALUE_SCALE)
 VALUE_KINDS = ("number", "blank", "not_applicable", "text")
-STATUSES = ("ok", "partial", "failed")
+STATUSES = ("ok", "partial", "failed", "skipped")
 SEVERITIES = ("error", "warning", "info")
 DERIVATIONS = ("printed", "identity", "split_by_identity", "ocr")
 
@@ -82,7 +82,9 @@ DATASETS: dict[str, tuple[ColumnSpec, ...]] = {
                    ("2019", "2021")),
         ColumnSpec("template_applications", pl.String, True, "template version of the applications table",
                    ("2019", "2021")),
-        ColumnSpec("status", pl.String, False, "ok, partial (some content unreadable) or failed", STATUSES),
+        ColumnSpec("status", pl.String, False,
+                   "ok, partial (some content unreadable), failed, or skipped (not read on purpose: error says why)",
+                   STATUSES),
         ColumnSpec("error", pl.String, True, "error code when failed (e.g. encrypted, needs_ocr, not_a_report)"),
         ColumnSpec("error_message", pl.String, True, "what went wrong and what to do"),
         ColumnSpec("page_count", pl.Int32, True, "pages (PDF)"),

@@ -18,6 +18,7 @@ This module must not import prefect: the child imports only the pure core.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import importlib
 import os
 import pickle
@@ -122,6 +123,16 @@ class _Worker:
 
 _IDLE: list[_Worker] = []
 _IDLE_LOCK = threading.Lock()
+_BUSY: set[_Worker] = set()  # workers running a call now (killed by kill_busy on a cancel)
+
+
+def kill_busy() -> None:
+    """Kill the process group of every worker (busy or idle) without waiting or locking: called from a
+    signal handler on Ctrl-C / SIGTERM, so the reports being parsed come back at once (as crashed) and
+    no child outlives the batch. The killed workers are replaced on their next use."""
+    for w in list(_BUSY) + list(_IDLE):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(w.proc.pid, signal.SIGKILL)
 
 
 def _checkout(memory_mb: int) -> _Worker:
@@ -160,12 +171,15 @@ def call_isolated(target: str, args: tuple[Any, ...] = (), kwargs: dict[str, Any
     so a report costs no interpreter start-up."""
     request = pickle.dumps((target, args, kwargs or {}), protocol=pickle.HIGHEST_PROTOCOL)
     worker = _checkout(memory_mb)
+    _BUSY.add(worker)
     try:
         kind, value = worker.call(request, timeout)
     except BaseException:
         if worker.proc.poll() is None:
             worker.kill()
         raise
+    finally:
+        _BUSY.discard(worker)
     if kind == "memory":
         worker.kill()  # its heap may be fragmented or half-freed: start the next call afresh
         raise IsolationMemoryLimit(value)
@@ -223,16 +237,28 @@ def _serve(memory_mb: int = 0) -> int:
 
 # --- the report worker ---------------------------------------------------------------------
 
-def parse_file(path: str, source_uri: str, max_file_bytes: int, max_pages: int, ocr: bool = True) -> Any:
-    """Read a file and run the whole per-report pipeline on it (runs in the child)."""
-    from nianbao.pipeline import process_bytes
+def parse_file(path: str, source_uri: str, max_file_bytes: int, max_pages: int, ocr: bool = True,
+               expected_sha256: str | None = None) -> Any:
+    """Read a file and run the whole per-report pipeline on it (runs in the child). With
+    ``expected_sha256`` (the hash taken at ingest), bytes that do not hash to it are not parsed: the
+    result is ``failed`` / ``changed_while_read``, never a report published or cached under that hash."""
+    import hashlib
 
-    return process_bytes(Path(path).read_bytes(), source_uri, max_file_bytes=max_file_bytes, max_pages=max_pages,
-                         ocr=ocr)
+    from nianbao.pipeline import process_bytes
+    from nianbao.results import ReportResult
+
+    data = Path(path).read_bytes()
+    if expected_sha256 is not None and hashlib.sha256(data).hexdigest() != expected_sha256:
+        return ReportResult(report_id=expected_sha256, source_uri=source_uri, source_format=None,
+                            source_bytes=len(data), status="failed", error="changed_while_read",
+                            error_message=f"the bytes to parse are not the bytes hashed at ingest (report "
+                            f"{source_uri}); rerun: nothing was published or cached for them")
+    return process_bytes(data, source_uri, max_file_bytes=max_file_bytes, max_pages=max_pages, ocr=ocr)
 
 
 def process_isolated(path: str, source_uri: str, *, report_id: str, size: int, max_file_bytes: int, max_pages: int,
-                     timeout: float, memory_mb: int = 0, ocr: bool = True) -> Any:
+                     timeout: float, memory_mb: int = 0, ocr: bool = True,
+                     expected_sha256: str | None = None) -> Any:
     """Given a local file holding a report's bytes, return its ``ReportResult``, parsed in a child process
     cut off after ``timeout`` seconds and limited to ``memory_mb`` MB of address space (``timeout <= 0``:
     parsed in this process, no isolation). Never raises for a bad input: a timeout, a crash, running out
@@ -241,10 +267,11 @@ def process_isolated(path: str, source_uri: str, *, report_id: str, size: int, m
     from nianbao.results import ReportResult
 
     if timeout <= 0:
-        return parse_file(path, source_uri, max_file_bytes, max_pages, ocr)
+        return parse_file(path, source_uri, max_file_bytes, max_pages, ocr, expected_sha256)
     started = time.perf_counter()
     try:
-        return call_isolated("tasks.isolation:parse_file", (path, source_uri, max_file_bytes, max_pages, ocr),
+        return call_isolated("tasks.isolation:parse_file",
+                             (path, source_uri, max_file_bytes, max_pages, ocr, expected_sha256),
                              timeout=timeout, memory_mb=memory_mb)
     except IsolationError as exc:
         code = {IsolationTimeout: "timeout", IsolationCrash: "crashed",

@@ -32,15 +32,17 @@ from prefect.runtime import task_run
 from prefect.tasks import exponential_backoff
 
 import nianbao
-from nianbao.batch.cache import ResultCache, cacheable, rebind, result_key, sha256_file
-from nianbao.errors import FileTooLargeError
+from nianbao.batch.cache import ResultCache, cache_root, cacheable, rebind, result_key
 from nianbao.ingest import sources
+from nianbao.ingest.local import NotRegularFileError, copy_once, discard
 from nianbao.ingest.sources import SourceItem
+from nianbao.ingest.walk import decide
 from nianbao.location import is_remote
 from nianbao.publish.objectstore import open_store
 from nianbao.publish.parquet import Lineage, build_frames, validate_frames, write_partitions, write_partitions_to_store
 from nianbao.results import ReportResult
 from nianbao.settings import Settings
+from tasks import cancel
 from tasks.isolation import process_isolated
 
 
@@ -52,11 +54,12 @@ class Ingested:
     sha256: str | None
     size: int
     path: str | None
-    how: str  # local | network | cache | failed
+    how: str  # local | network | cache | failed | skipped
     attempts: int = 0
     error: str | None = None
     error_message: str | None = None
     seconds: float = 0.0
+    private_copy: bool = False  # ``path`` is this input's private copy (removed once processed)
 
 
 @dataclass
@@ -87,13 +90,24 @@ def _process_run_name() -> str:
     return f"process-{label}" if label else "process-report"
 
 
+def ingest_tmp(settings: Settings) -> Path:
+    """Where the private copies of local inputs are made (beside the download cache)."""
+    return cache_root(settings) / "tmp" / "ingest"
+
+
 def ingest_item(item: SourceItem, settings: Settings, logger: Any = None) -> Ingested:
-    """Given an input, return where its bytes are: the local file itself, or the download cache."""
+    """Given an input, return where its bytes are: a private copy of a local file (read once, hashed while
+    copied: the bytes parsed are the bytes hashed), or the download cache. Skipped entries of a folder walk
+    (FIFOs, loops, hidden names ...) and files whose bytes are not a report format come back ``skipped``."""
     started = time.perf_counter()
+
+    def skipped(code: str, reason: str) -> Ingested:
+        return Ingested(item, None, 0, None, "skipped", 0, code, reason, time.perf_counter() - started)
+
+    if item.skip is not None:
+        return skipped(item.skip, item.note or item.skip)
     try:
-        check = getattr(sources, "check_item", None)  # refused manifest entries are never read
-        if check is not None:
-            check(item)
+        sources.check_item(item)  # refused manifest entries are never read
         if item.uri.startswith(("http://", "https://")):
             from nianbao.ingest.fetch import fetch_to_store
 
@@ -105,12 +119,17 @@ def ingest_item(item: SourceItem, settings: Settings, logger: Any = None) -> Ing
             got = fetch_to_store(item.uri, settings, on_retry=on_retry)
             return Ingested(item, got.sha256, got.size, got.path, "cache" if got.from_cache else "network",
                             got.attempts, seconds=time.perf_counter() - started)
-        path = Path(item.uri.removeprefix("file://"))
-        size = path.stat().st_size
-        if size > settings.max_file_bytes:
-            raise FileTooLargeError(f"{size} bytes exceed the limit of {settings.max_file_bytes}", source=item.uri)
-        sha, size = sha256_file(path)
-        return Ingested(item, sha, size, str(path), "local", seconds=time.perf_counter() - started)
+        tmp = ingest_tmp(settings)
+        copy = copy_once(item.uri.removeprefix("file://"), settings.max_file_bytes, tmp)
+        if item.sniff:
+            verdict = decide(item, Path(copy.path).read_bytes())
+            if verdict is not None:
+                discard(copy.path, tmp)
+                return skipped(*verdict)
+        return Ingested(item, copy.sha256, copy.size, copy.path, "local", seconds=time.perf_counter() - started,
+                        private_copy=True)
+    except NotRegularFileError as exc:
+        return skipped(exc.code, str(exc))
     except Exception as exc:
         if isinstance(exc, FileNotFoundError):
             code = "not_found"
@@ -121,7 +140,12 @@ def ingest_item(item: SourceItem, settings: Settings, logger: Any = None) -> Ing
 
 
 def unfetched_result(ing: Ingested) -> ReportResult:
-    """The failed result of an input whose bytes could not be obtained (its id derives from the URI)."""
+    """The result of an input whose bytes were not obtained: ``failed`` (could not be fetched or read) or
+    ``skipped`` (not read on purpose, with the reason); its id derives from the URI."""
+    if ing.how == "skipped":
+        return ReportResult(report_id=hashlib.sha256(f"skipped:{ing.item.uri}".encode()).hexdigest(),
+                            source_uri=ing.item.uri, source_format=None, source_bytes=0, status="skipped",
+                            error=ing.error or "unreadable", error_message=ing.error_message, seconds=ing.seconds)
     return ReportResult(report_id=hashlib.sha256(f"unfetched:{ing.item.uri}".encode()).hexdigest(),
                         source_uri=ing.item.uri, source_format=None, source_bytes=0, status="failed",
                         error=ing.error or "fetch_failed", error_message=ing.error_message, seconds=ing.seconds)
@@ -129,7 +153,14 @@ def unfetched_result(ing: Ingested) -> ReportResult:
 
 def process_ingested(ing: Ingested, settings: Settings, year: int | None, logger: Any = None) -> ReportOutcome:
     """Given an ingested input, return its outcome: from the result cache, else parsed in isolation."""
-    outcome = _process(ing, settings, year, logger)
+    try:
+        if cancel.requested():  # Ctrl-C / SIGTERM: start no new parse (the batch publishes nothing)
+            return ReportOutcome(unfetched_result(Ingested(ing.item, None, 0, None, "failed", error="cancelled",
+                                                           error_message="the batch was cancelled")), ing)
+        outcome = _process(ing, settings, year, logger)
+    finally:
+        if ing.private_copy:
+            discard(ing.path, ingest_tmp(settings))
     outcome.worker = f"{socket.gethostname()}:{os.getpid()}"
     return outcome
 
@@ -147,10 +178,11 @@ def _process(ing: Ingested, settings: Settings, year: int | None, logger: Any) -
                         ing.sha256[:12], year, version)
         return ReportOutcome(rebind(cached, ing.item.uri), ing, True)
     result: ReportResult = process_isolated(ing.path, ing.item.uri, report_id=ing.sha256, size=ing.size,
+                                            expected_sha256=ing.sha256,
                                             max_file_bytes=settings.max_file_bytes, max_pages=settings.max_pages,
                                             timeout=settings.report_timeout_seconds,
                                             memory_mb=settings.report_memory_mb, ocr=settings.ocr)
-    if result.error in ("timeout", "crashed", "memory_limit") and logger is not None:
+    if result.error in ("timeout", "crashed", "memory_limit") and logger is not None and not cancel.requested():
         logger.error("%s: %s", ing.item.uri, result.error_message)
     if cacheable(result):
         try:

@@ -45,7 +45,7 @@ def duck1_python() -> str:
     if env:
         return env
     home = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "nianbao" / "duck1venv"
-    for venv in (Path("/work/duck1venv"), home):
+    for venv in (ROOT / ".venv-duck1", Path("/work/duck1venv"), home):  # scripts/setup.sh makes the first
         py = venv / "bin" / "python"
         if py.exists() and subprocess.run([str(py), "-c", "import duckdb, sys; "
                                            "sys.exit(0 if duckdb.__version__.startswith('1.') else 1)"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import re
 from pathlib import Path
 from types import ModuleType
 
@@ -22,7 +23,14 @@ CHECK_CALLS = {"Problem", "ReaderProblem", "Equation", "Identity"}
 # Calls whose code argument is a variable, each resolved by another rule of the scan: identities come from the
 # template's Identity/Equation literals, reader problems from the ReaderProblem literals. A new dynamic site
 # fails test_every_code_in_the_source_is_registered until it is added here with its justification.
-DYNAMIC_SITES = {("Problem", "eq.check"), ("Problem", "rp.code")}
+# Calls whose check code is computed: identities (eq.check), reader problems (rp.code), the batch plan's
+# hold-back helper (check: year_mismatch, year_not_found, published_in_other_year) and the OCR gate's withheld
+# cells (code: one of ocrgate.CELL_CODES); both lists are asserted below.
+DYNAMIC_SITES = {("Problem", "eq.check"), ("Problem", "rp.code"), ("Problem", "check"), ("Problem", "code")}
+HOLD_BACK_CODES = ("year_mismatch", "year_not_found", "published_in_other_year")
+# Helpers whose first argument is a code used both as a check and as the report's error (batch.plan._hold: a
+# report held back): the scan registers the literals passed to them as both.
+HOLD_CALLS = {"_hold"}
 
 
 def _literals(node: ast.AST) -> list[tuple[str, bool]]:
@@ -66,6 +74,10 @@ def scan_source() -> tuple[set[tuple[str, bool, str]], set[tuple[str, bool]], se
                         checks.update((t, p, where) for t, p in lits)
                         if not lits:
                             dynamic.add((fn, ast.unparse(n.args[0])))
+                    if fn in HOLD_CALLS and n.args:
+                        lits = _literals(n.args[0])
+                        checks.update((t, p, where) for t, p in lits)
+                        errors.update(lits)
                     for kw in n.keywords:
                         if kw.arg == "error":
                             errors.update(_literals(kw.value))
@@ -103,6 +115,14 @@ def test_every_code_in_the_source_is_registered() -> None:
     missing_e = sorted(c for c, p in errors if c and not _registered(c, p, "error"))
     assert missing_e == [], f"error codes emitted but not in nianbao/codes.py: {missing_e}"
     assert dynamic == DYNAMIC_SITES, "a new call emits a computed check code: register its codes and list it here"
+    plan = (ROOT / "nianbao" / "batch" / "plan.py").read_text(encoding="utf-8")
+    assert set(re.findall(r'_hold\(r, "(\w+)"', plan)) == set(HOLD_BACK_CODES)
+    assert all(lookup(c) is not None for c in HOLD_BACK_CODES)
+    from nianbao.validate.ocrgate import CELL_CODES
+
+    gate = (ROOT / "nianbao" / "validate" / "ocrgate.py").read_text(encoding="utf-8")
+    assert set(re.findall(r'why\[key\] = \("(\w+)"', gate)) == set(CELL_CODES)
+    assert all(lookup(c) is not None for c in CELL_CODES)
 
 
 def test_dynamic_families_are_registered() -> None:
@@ -126,7 +146,7 @@ def test_the_scan_catches_an_unregistered_code(tmp_path: Path, monkeypatch: pyte
 def test_registry_entries_are_complete() -> None:
     for c in all_codes():
         assert c.meaning.strip() and c.action.strip(), c.code
-        assert c.severities and set(c.severities) <= {"error", "warning", "info", "failed"}, c.code
+        assert c.severities and set(c.severities) <= {"error", "warning", "info", "failed", "skipped"}, c.code
         assert (c.kind == "error") == (c.group == "failure"), c.code
     # One entry per code and kind: a second entry would silently shadow the first's meaning and action.
     pairs = [(c.code, c.kind) for c in all_codes()]

@@ -103,7 +103,10 @@ def server() -> Iterator[Server]:
 
 
 def _settings(tmp_path: Path, **kw: object) -> Settings:
-    base = {"out_dir": str(tmp_path / "out"), "download_timeout_seconds": 0.5, "download_retries": 4}
+    # The scripted server listens on loopback, which downloads refuse unless allowed (tests of that policy:
+    # test_redteam_ingest.py).
+    base = {"out_dir": str(tmp_path / "out"), "download_timeout_seconds": 0.5, "download_retries": 4,
+            "download_allow_private": "127.0.0.1"}
     base.update(kw)
     return Settings().with_overrides(**base)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import shutil
+import sys
 import threading
 from collections.abc import Iterator
 from functools import partial
@@ -68,9 +69,10 @@ def test_rerun_reuses_cached_results_and_publishes_the_same_data(tmp_path: Path,
     inbox, out = _inbox(tmp_path), tmp_path / "out"
     sources = [str(inbox), url]
     progress = io.StringIO()
-    monkeypatch.setattr(annual, "PROGRESS", progress)
+    monkeypatch.setattr(sys, "stderr", progress)  # progress="lines" writes to stderr
+    settings = {"download_allow_private": url.split("/")[2]}  # the test server's 127.0.0.1:port only
 
-    first = annual.annual_batch(sources=sources, out=str(out))
+    first = annual.annual_batch(sources=sources, out=str(out), settings=settings, progress="lines")
     assert first["reports"] == 4 and first["cache"] == {"hits": 0, "misses": 4}
     assert first["status"].get("failed", 0) == 0
     lines = progress.getvalue().splitlines()
@@ -80,7 +82,7 @@ def test_rerun_reuses_cached_results_and_publishes_the_same_data(tmp_path: Path,
     before = published_frames(out)
     _check_artifacts(first["flow_run_id"])
 
-    second = annual.annual_batch(sources=sources, out=str(out))
+    second = annual.annual_batch(sources=sources, out=str(out), settings=settings, progress="lines")
     assert second["cache"] == {"hits": 4, "misses": 0}
     assert requests == ["/nuomin.txt"]  # the download cache served it: no second request
     assert "cached" in progress.getvalue().splitlines()[-1]
@@ -91,7 +93,7 @@ def test_rerun_reuses_cached_results_and_publishes_the_same_data(tmp_path: Path,
 
     # a parser version bump reprocesses everything (the downloaded bytes are still reused)
     monkeypatch.setattr(nianbao, "PARSER_VERSION", nianbao.PARSER_VERSION + "+bump")
-    third = annual.annual_batch(sources=sources, out=str(out))
+    third = annual.annual_batch(sources=sources, out=str(out), settings=settings)
     assert third["cache"] == {"hits": 0, "misses": 4}
     assert requests == ["/nuomin.txt"]
     assert published_frames(out)["applications"].equals(before["applications"])
@@ -110,6 +112,9 @@ def _check_artifacts(flow_run_id: str) -> None:
     kinds = {a.key: a.type for a in arts}
     assert kinds["batch-summary-all"] == "markdown"
     assert kinds["validation-issues-all"] == "table"
+    assert kinds["batch-summary-table-all"] == "table" and kinds["quality-report-all"] == "markdown"  # a link
+    summary = next(a for a in arts if a.key == "batch-summary-table-all")
+    assert "quality report" in str(summary.data) and "cells published" in str(summary.data)
     links = {a.key: str(a.data) for a in arts if a.key in ("output-reports-all", "manifest-all", "lineage-all")}
     assert len(links) == 3 and all("(file://" in d for d in links.values())  # Prefect keeps links as markdown
     assert links["output-reports-all"].rstrip(")").endswith("/reports")
@@ -123,7 +128,7 @@ def test_local_backfill_command(tmp_path: Path, capsys: pytest.CaptureFixture[st
     inbox, out = _inbox(tmp_path), tmp_path / "out"
     rc = main(["backfill", "--from", "2021", "--to", "2023", str(inbox), "--out", str(out)])
     captured = capsys.readouterr()
-    assert rc == 0, captured.err
+    assert rc == 0, captured.err + captured.out
     assert sorted(p.name for p in (out / "reports").iterdir()) == [f"report_year={y}" for y in (2021, 2022, 2023)]
     # One progress line per report on the terminal (log records that quote it do not start with it).
     assert sum(line.startswith("[1/1] ") for line in captured.err.splitlines()) == 3

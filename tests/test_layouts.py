@@ -283,3 +283,16 @@ def test_gold_files_of_the_generator_match_the_published_keys() -> None:
         _, _, gold = gl.render(g, cls, 14)
         assert {c["table"] for c in gold["cells"]} == {"proactive_disclosure", "applications", "reviews_litigation"}
         json.dumps(gold)
+
+
+def test_a_folder_walk_reads_markdown(tmp_path: Path) -> None:
+    from nianbao.ingest.sources import expand_sources
+
+    g = GOLDS[0]
+    _, data, gold = gl.render(g, "markdown_pipe", 14)
+    (tmp_path / "report.md").write_bytes(data)
+    (tmp_path / "notes.markdown").write_bytes(data)
+    items = expand_sources([str(tmp_path)])
+    assert sorted(Path(i.uri).name for i in items) == ["notes.markdown", "report.md"]
+    r = process_bytes((tmp_path / "report.md").read_bytes(), items[0].uri)
+    assert r.source_format == "markdown" and r.status != "failed" and r.report_year == gold["year"]

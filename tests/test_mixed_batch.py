@@ -354,7 +354,7 @@ def test_mixed_batch_through_the_prefect_flow(tmp_path: Path, cut_server: str, p
     summary = annual_batch(sources=[str(mixed.manifest)], year=goods.year, out=str(out), settings={
         "max_file_bytes": SETTINGS.max_file_bytes, "report_timeout_seconds": 20.0, "download_retries": 1,
         "download_timeout_seconds": 5.0, "cache_dir": str(tmp_path / "cache"), "progress": False,
-        "max_workers": 2})
+        "max_workers": 2, "download_allow_private": cut_server.split("/")[2]})
     n_inputs = len(read_manifest(mixed.manifest))
     assert summary["reports"] == n_inputs - 1
     only_out = only_good(tmp_path, goods)

@@ -299,6 +299,20 @@ def test_kill_9_at_every_step_boundary_lands_on_one_committed_generation(
     assert results == sorted(results) and True in results and False in results
 
 
+def test_a_publish_heals_every_year_a_dead_publisher_left_behind_its_commit(
+        tmp_path: Path, generations: dict[str, dict[str, pl.DataFrame]]) -> None:
+    out = tmp_path / "out"
+    write_partitions(generations["base"], out, [2021, 2022, 2023], "base")
+    good = snapshot(out)
+    # What a publisher of 2023 killed after its HEAD commit leaves: live partitions not yet swapped in.
+    shutil.rmtree(out / "reports" / "report_year=2023")
+    (out / "applications" / "report_year=2023" / "part-base.parquet").unlink()
+    write_partitions(generations["c"], out, [2022], "c", allow_shrink=True)  # another year's publish
+    assert {k: v for k, v in snapshot(out).items() if "2022" not in k} == {k: v for k, v in good.items()
+                                                                           if "2022" not in k}
+    assert _year_generation(out, 2023, generations) == "base"
+
+
 def test_rollback_restores_the_previous_version_byte_for_byte(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                               generations: dict[str, dict[str, pl.DataFrame]]) -> None:
     out = tmp_path / "out"
@@ -314,6 +328,20 @@ def test_rollback_restores_the_previous_version_byte_for_byte(tmp_path: Path, ca
     rc, err = _cli(["rollback", "--year", "2022", "--out", str(out)], capsys)
     assert rc == ExitCode.NOTHING_PUBLISHED and "no earlier version" in err
     assert snapshot(out) == good
+
+
+def test_an_output_published_before_the_journal_can_be_rolled_back_to(
+        tmp_path: Path, generations: dict[str, dict[str, pl.DataFrame]]) -> None:
+    out = tmp_path / "out"
+    write_partitions(generations["base"], out, [2021, 2022, 2023], "base")
+    shutil.rmtree(out / journal.JOURNAL)  # what an older nianbao left: live partitions only
+    legacy = snapshot(out)
+    assert read_dataset(out, "reports").height == len(SEEDS)
+    write_partitions(generations["c"], out, [2022], "c", allow_shrink=True)
+    assert journal.read_head(out)["years"]["2022"]["history"] == [0]  # the legacy data became version 0
+    assert read_dataset(out, "reports").height == len(SEEDS) - 2  # 2021 and 2023 still read from live
+    journal.rollback(out, 2022, list(DATASET_NAMES))
+    assert snapshot(out) == legacy
 
 
 def test_a_second_publisher_of_the_same_year_fails_cleanly(tmp_path: Path,

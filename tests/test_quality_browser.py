@@ -63,8 +63,8 @@ def publish_batch(out: Path, files: list[Path], batch_year: dict[Path, int] | No
 @pytest.fixture(scope="module")
 def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("qr") / "out"
-    # The scan's year is read by OCR only once, so it is run in a batch of its year, as an operator would.
-    publish_batch(out, BATCH, {FIXTURES / "scanned" / "scan-gen-024-rl-emb-grid-2021.pdf": 2022})
+    # An unreadable file has no year: it is recorded (failed) only in a batch of a year, as an operator would run it.
+    publish_batch(out, BATCH, {FIXTURES / "bad" / "encrypted-user-password.pdf": 2022})
     return out
 
 
@@ -298,3 +298,20 @@ def test_in_chromium_the_page_loads_clean_filters_work_and_links_open_files(out:
         parts = urlsplit(href)
         assert parts.scheme == "file" and Path(unquote(parts.path)).is_file(), href
     assert any("#page=" in h for h in hrefs)
+
+
+def test_long_lists_are_cut_with_a_note_and_the_full_count(out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from nianbao.bi import problems
+    from nianbao.bi.catalog import create_views
+
+    con = duckdb.connect()
+    create_views(con, out)
+    data = problems.collect_problems(con)
+    con.close()
+    monkeypatch.setattr(problems, "MAX_ROWS", 3)
+    p = _Rows()
+    page = problems.render_problems(data)
+    p.feed(page)
+    total = sum(1 for i in data.issues if problems.group_of(i) in ("problem", "failure"))
+    assert total > 3 and len(p.tables["problems"]) == 3
+    assert f'data-metric="rows:problems" data-value="{total}"' in page and f"first 3 of {total} rows shown" in page

@@ -847,7 +847,8 @@ def _blobs(cache_dir: Path) -> list[Path]:
 def test_a_download_that_dies_half_way_is_never_parsed_as_a_whole_file(tmp_path: Path, short_server: str) -> None:
     fetch_mod = pytest.importorskip("nianbao.ingest.fetch")
     _ShortBody.cut = 99  # every attempt dies after a third of the body
-    cfg = Settings(cache_dir=str(tmp_path / "cache"), download_retries=2, download_timeout_seconds=5)
+    cfg = Settings(cache_dir=str(tmp_path / "cache"), download_retries=2, download_timeout_seconds=5,
+                   download_allow_private="127.0.0.1")
     with pytest.raises(NianbaoError) as exc:
         fetch_mod.fetch(short_server, cfg, sleep=lambda s: None)
     assert exc.value.code == "download_failed" and _ShortBody.requests == 3
@@ -867,7 +868,8 @@ def test_a_download_that_dies_half_way_is_never_parsed_as_a_whole_file(tmp_path:
 def test_a_download_cut_once_is_retried_and_only_the_whole_file_is_used(tmp_path: Path, short_server: str) -> None:
     fetch_mod = pytest.importorskip("nianbao.ingest.fetch")
     _ShortBody.cut = 1
-    cfg = Settings(cache_dir=str(tmp_path / "cache"), download_retries=2, download_timeout_seconds=5)
+    cfg = Settings(cache_dir=str(tmp_path / "cache"), download_retries=2, download_timeout_seconds=5,
+                   download_allow_private="127.0.0.1")
     data = fetch_mod.fetch(short_server, cfg, sleep=lambda s: None)
     assert data == GOOD_A.read_bytes() and _ShortBody.requests == 2
     assert [p.name for p in _blobs(tmp_path / "cache")] == [hashlib.sha256(data).hexdigest()]

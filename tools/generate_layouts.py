@@ -7,7 +7,7 @@ the project's generated fixtures (tests/fixtures/generated/*.json) and, where pr
 
 * ``crawler_oneline``  a crawler's text dump: site chrome (栏目:, 发布日期:, 浏览次数:, breadcrumbs,
   footer) around the report, the whole article on one or a few lines, headings glued to their text,
-  table cells separated by single spaces (an empty cell printed as ``/`` or ``-``).
+  table cells separated by single spaces (an empty cell printed as ``/`` or ``-``; some digits full-width).
 * ``space_cells``      one table row per line, cells separated by single spaces, chrome header lines.
 * ``dump_blank_cells`` the crawler dump of a report whose tables have BLANK cells (only gold reports with
   blank cells): a blank cell vanishes from the text, so the columns of the row's other values are
@@ -26,9 +26,8 @@ the project's generated fixtures (tests/fixtures/generated/*.json) and, where pr
 Every document ``<stem>.<ext>`` gets ``<stem>.json`` (the corpus gold format plus ``class``). The gold is
 what the document prints: a blank cell is null. Deterministic for a seed (``--seed``, default 14).
 
-usage: generate_layouts.py OUT_DIR [--seed N] [--classes a,b] [--gold-dir DIR ...]
+usage: generate_layouts.py OUT_DIR [--seed N] [--classes a,b] [--gold-dir DIR ...] (data: tools/layouts_data.py)
 """
-
 from __future__ import annotations
 
 import argparse
@@ -45,89 +44,33 @@ DEFAULT_GOLD_DIRS = (REPO / "tests" / "fixtures" / "generated", REPO.parent.pare
 CLASSES = ("crawler_oneline", "space_cells", "dump_blank_cells", "glued_headings", "reworded_headings",
            "markdown_pipe", "markdown_html", "fullwidth", "long_decimals")
 
-# --- the template as printed (labels of the national template, 2019 and 2021) ---------------------
-
-T1_HEAD = {"2021": {"issued": "本年制发件数", "repealed": "本年废止件数", "in_force": "现行有效件数",
-                    "decisions": "本年处理决定数量", "amount": "本年收费金额（单位：万元）"},
-           "2019": {"new_made": "本年新制作数量", "new_published": "本年新公开数量", "total_published": "对外公开总数量",
-                    "prior_year_items": "上一年项目数量", "change": "本年增/减", "decisions": "处理决定数量",
-                    "items": "采购项目数量", "amount": "采购总金额"}}
-T1_GROUPS = {"2021": [("第二十条第（一）项", [("rules", "规章"), ("normative_documents", "行政规范性文件")]),
-                      ("第二十条第（五）项", [("licensing", "行政许可")]),
-                      ("第二十条第（六）项", [("penalties", "行政处罚"), ("coercive_measures", "行政强制")]),
-                      ("第二十条第（八）项", [("fees", "行政事业性收费")])],
-             "2019": [("第二十条第（一）项", [("rules", "规章"), ("normative_documents", "规范性文件")]),
-                      ("第二十条第（五）项", [("licensing", "行政许可"), ("other_external_services", "其他对外管理服务事项")]),
-                      ("第二十条第（六）项", [("penalties", "行政处罚"), ("coercive_measures", "行政强制")]),
-                      ("第二十条第（八）项", [("fees", "行政事业性收费")]),
-                      ("第二十条第（九）项", [("central_procurement", "政府集中采购")])]}
-T1_METRICS = {"2021": {"rules": ["issued", "repealed", "in_force"], "normative_documents": ["issued", "repealed", "in_force"],
-                       "licensing": ["decisions"], "penalties": ["decisions"], "coercive_measures": ["decisions"],
-                       "fees": ["amount"]},
-              "2019": {"rules": ["new_made", "new_published", "total_published"],
-                       "normative_documents": ["new_made", "new_published", "total_published"],
-                       "licensing": ["prior_year_items", "change", "decisions"],
-                       "other_external_services": ["prior_year_items", "change", "decisions"],
-                       "penalties": ["prior_year_items", "change", "decisions"],
-                       "coercive_measures": ["prior_year_items", "change", "decisions"],
-                       "fees": ["prior_year_items", "change"], "central_procurement": ["items", "amount"]}}
-APPLICANTS = ["natural_person", "commercial_enterprise", "research_institution", "public_interest_org",
-              "legal_service_org", "other_org", "total"]
-# (group label printed before the first row of the group, row key, row label)
-T2_ROWS_HEAD = [(None, "new_received", "一、本年新收政府信息公开申请数量"),
-                (None, "carried_over", "二、上年结转政府信息公开申请数量"),
-                ("三、本年度办理结果", "granted", "（一）予以公开"),
-                (None, "partially_granted", "（二）部分公开（区分处理的，只计这一情形，不计其他情形）"),
-                ("（三）不予公开", "denied_state_secret", "1.属于国家秘密"),
-                (None, "denied_prohibited_by_law", "2.其他法律行政法规禁止公开"),
-                (None, "denied_security_stability", "3.危及“三安全一稳定”"),
-                (None, "denied_third_party_rights", "4.保护第三方合法权益"),
-                (None, "denied_internal_affairs", "5.属于三类内部事务信息"),
-                (None, "denied_process_information", "6.属于四类过程性信息"),
-                (None, "denied_enforcement_files", "7.属于行政执法案卷"),
-                (None, "denied_inquiry_matters", "8.属于行政查询事项"),
-                ("（四）无法提供", "unavailable_not_held", "1.本机关不掌握相关政府信息"),
-                (None, "unavailable_needs_creation", "2.没有现成信息需要另行制作"),
-                (None, "unavailable_unclear", "3.补正后申请内容仍不明确"),
-                ("（五）不予处理", "not_processed_complaint", "1.信访举报投诉类申请"),
-                (None, "not_processed_duplicate", "2.重复申请"),
-                (None, "not_processed_publication", "3.要求提供公开出版物"),
-                (None, "not_processed_excessive", "4.无正当理由大量反复申请"),
-                (None, "not_processed_confirmation", "5.要求行政机关确认或重新出具已获取信息")]
-T2_OTHER_2021 = [("（六）其他处理", "other_no_correction", "1.申请人无正当理由逾期不补正、行政机关不再处理其政府信息公开申请"),
-                 (None, "other_no_fee_paid", "2.申请人逾期未按收费通知要求缴纳费用、行政机关不再处理其政府信息公开申请"),
-                 (None, "other_other", "3.其他")]
-T2_OTHER_2019 = [(None, "other_handling", "（六）其他处理")]
-T2_TAIL = [(None, "total_handled", "（七）总计"), (None, "carried_forward", "四、结转下年度继续办理")]
-T2_NOTE = "（本列数据的勾稽关系为：第一项加第二项之和，等于第三项加第四项之和）"
-PROCEEDINGS = ["administrative_review", "litigation_direct", "litigation_after_review"]
-OUTCOMES = ["upheld", "corrected", "other", "pending", "total"]
-OUTCOME_LABELS = ["结果维持", "结果纠正", "其他结果", "尚未审结", "总计"]
-
-CANONICAL = ["一、总体情况", "二、主动公开政府信息情况", "三、收到和处理政府信息公开申请情况",
-             "四、政府信息公开行政复议、行政诉讼情况", "五、存在的主要问题及改进情况", "六、其他需要报告的事项"]
-# Real wordings of the six section titles (without numbering), collected from published reports.
-HEADING_VARIANTS = {
-    1: ["总体情况", "概述", "总体情况"],
-    2: ["主动公开政府信息情况", "行政机关主动公开政府信息情况", "主动公开情况", "主动公开政府信息"],
-    3: ["收到和处理政府信息公开申请情况", "依申请公开情况", "政府信息公开申请办理情况", "依申请公开政府信息情况",
-        "收到和处理政府信息公开申请"],
-    4: ["政府信息公开行政复议、行政诉讼情况", "政府信息公开行政复议和行政诉讼情况",
-        "因政府信息公开工作被申请行政复议、提起行政诉讼情况", "行政复议、行政诉讼情况"],
-    5: ["存在的主要问题及改进情况", "政府信息公开工作存在的主要问题及改进情况", "存在的问题及改进措施",
-        "存在的主要问题和改进措施"],
-    6: ["其他需要报告的事项", "其他需要报告事项", "其他事项"],
-}
-CN = "零一二三四五六七八九十"
-NUMBERINGS = ["{cn}、", "{n}.", "{n}、", "（{cn}）", "({cn})", "{n}．", ""]
-FW = str.maketrans("0123456789.,-", "０１２３４５６７８９．，－")
-
-CHROME_HEAD = ["栏目: 政府信息公开年报", "栏目：政务公开 > 政府信息公开年报", "发布日期: {d}", "发布时间：{d} 09:{m:02d}",
-               "浏览次数: {n}", "访问量：{n}", "来源：{site}", "字号：大 中 小", "首页 > 政务公开 > 政府信息公开年报 > 正文",
-               "当前位置：首页 > 信息公开 > 年度报告", "【打印】【关闭】"]
-CHROME_FOOT = ["主办：{site}办公室 承办：{site}大数据中心", "网站标识码：{n}  ICP备{n}号", "版权所有：{site}",
-               "联系我们 | 网站地图 | 隐私声明", "上一篇：关于印发工作要点的通知  下一篇：无"]
-SITES = ["市人民政府门户网站", "县人民政府网", "区政府信息公开平台", "省人民政府"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from layouts_data import (  # noqa: E402 - the tools folder is no package
+    APPLICANTS,
+    CANONICAL,
+    CHROME_FOOT,
+    CHROME_HEAD,
+    CN,
+    FW,
+    HEADING_VARIANTS,
+    NUMBERINGS,
+    OUTCOME_LABELS,
+    OUTCOMES,
+    PROCEEDINGS,
+    SITES,
+    T1_GROUPS,
+    T1_HEAD,
+    T1_METRICS,
+    T2_NOTE,
+    T2_OTHER_2019,
+    T2_OTHER_2021,
+    T2_ROWS_HEAD,
+    T2_TAIL,
+    html_table,
+    md_row,
+    t2_header_tokens,
+    t3_header_tokens,
+)
 
 
 def load_golds(dirs: list[Path]) -> list[dict[str, Any]]:
@@ -168,6 +111,7 @@ class Doc:
         elif cls == "dump_blank_cells":
             self.blank = ""
         self.agency, self.year = gold["agency"], int(gold["year"])
+        self.wide_md = False
         keys2 = {k2 for (t, _, k2) in self.cells if t == "proactive_disclosure"}
         self.t1v = "2019" if "new_made" in keys2 or "prior_year_items" in keys2 else "2021"
         rows2 = {k1 for (t, k1, _) in self.cells if t == "applications"}
@@ -197,8 +141,9 @@ class Doc:
             sign = "-" if whole.startswith("-") else ""
             whole = f"{int(whole.lstrip('-')):,}"
             s = sign + whole + (f".{frac}" if frac else "")
-        if self.cls == "fullwidth" and self.rng.random() < 0.5:
-            s = s.translate(FW)
+        if (self.cls == "fullwidth" and self.rng.random() < 0.5) or (
+                self.cls in ("crawler_oneline", "space_cells") and self.rng.random() < 0.15):
+            s = s.translate(FW)  # crawlers keep the page's full-width digits where it printed them
         return s
 
     # --- tables as printed rows: list of (label cells, value cells) ---------------------------
@@ -289,14 +234,6 @@ class Doc:
 
 # --- writers --------------------------------------------------------------------------------------
 
-def _t2_header_tokens() -> list[str]:
-    return [T2_NOTE, "申请人情况", "自然人", "法人或其他组织", "总计", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他"]
-
-
-def _t3_header_tokens() -> list[str]:
-    return ["行政复议", "行政诉讼", *OUTCOME_LABELS, "未经复议直接起诉", "复议后起诉", *OUTCOME_LABELS, *OUTCOME_LABELS]
-
-
 def _token_stream(doc: Doc, sec: int) -> list[str]:
     """The table of a section as a stream of whitespace-separated tokens (a crawler's view of the page)."""
     toks: list[str] = []
@@ -304,11 +241,11 @@ def _token_stream(doc: Doc, sec: int) -> list[str]:
         for labels, values in doc.t1_rows():
             toks += labels + values
     elif sec == 3:
-        toks += _t2_header_tokens()
+        toks += t2_header_tokens()
         for grp, lab, values in doc.t2_rows_printed():
             toks += ([doc.label(grp)] if grp else []) + [lab] + values
     elif sec == 4:
-        toks += _t3_header_tokens() + doc.t3_values()
+        toks += t3_header_tokens() + doc.t3_values()
     # a blank cell leaves nothing in the text of a web page
     return [t for t in toks if t != ""]
 
@@ -403,12 +340,34 @@ def render_tabbed(doc: Doc, *, glued: bool, reworded: bool) -> tuple[str, bytes]
     return "txt", ("\n".join(lines) + "\n").encode("utf-8")
 
 
-def _md_row(cells: list[str]) -> str:
-    return "| " + " | ".join(cells) + " |"
+def _md_t2_wide(doc: Doc) -> list[str]:
+    """The applications table as converters write a Word table: every grid column kept, the three label
+    columns (group, sub-group, item) with merged cells repeated or left empty."""
+    repeat = doc.rng.random() < 0.5
+    out = [md_row([T2_NOTE, "", "", "申请人情况", "", "", "", "", "", ""]), md_row(["---"] * 10),
+           md_row(["", "", "", "自然人", "法人或其他组织", "", "", "", "", "总计"]),
+           md_row(["", "", "", "", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他", ""])]
+    top = sub = ""
+    for (grp, key, _lab), (_, plab, values) in zip(doc.t2_rows, doc.t2_rows_printed()):
+        if key in ("new_received", "carried_over", "carried_forward"):
+            out.append(md_row([plab, plab if repeat else "", plab if repeat else "", *values]))
+            continue
+        if grp and grp.startswith("三、"):
+            top = grp
+        if grp and grp.startswith("（"):
+            sub = grp
+        if key in ("granted", "partially_granted", "total_handled", "other_handling"):
+            first = top if (repeat or key == "granted") else ""
+            out.append(md_row([first, plab, plab if repeat else "", *values]))
+            continue
+        first_sub = (grp is not None) or repeat
+        out.append(md_row([top if repeat else "", sub if first_sub else "", plab, *values]))
+    return out
 
 
 def render_markdown_pipe(doc: Doc) -> tuple[str, bytes]:
     rng = doc.rng
+    doc.wide_md = rng.random() < 0.5
     lines = [f"# {doc.title()}", "", doc.intro(), ""]
     for sec in range(1, 7):
         lines += [f"## {doc.heading(sec, reworded=rng.random() < 0.3)}", ""]
@@ -416,38 +375,30 @@ def render_markdown_pipe(doc: Doc) -> tuple[str, bytes]:
             lines += [p, ""]
         if sec == 2:
             rows = doc.t1_rows()
-            lines += [_md_row(rows[0][0] + [""] * 3), _md_row(["---"] * 4)]
-            lines += [_md_row((labels + values + [""] * 4)[:4]) for labels, values in rows[1:]]
+            lines += [md_row(rows[0][0] + [""] * 3), md_row(["---"] * 4)]
+            lines += [md_row((labels + values + [""] * 4)[:4]) for labels, values in rows[1:]]
+        elif sec == 3 and doc.wide_md:
+            lines += _md_t2_wide(doc)
         elif sec == 3:
-            lines += [_md_row([T2_NOTE, "申请人情况", "", "", "", "", "", ""]), _md_row(["---"] * 8),
-                      _md_row(["", "自然人", "法人或其他组织", "", "", "", "", "总计"]),
-                      _md_row(["", "", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他", ""])]
+            lines += [md_row([T2_NOTE, "申请人情况", "", "", "", "", "", ""]), md_row(["---"] * 8),
+                      md_row(["", "自然人", "法人或其他组织", "", "", "", "", "总计"]),
+                      md_row(["", "", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他", ""])]
             for grp, lab, values in doc.t2_rows_printed():
                 first = (grp + " " if grp and rng.random() < 0.5 else "")
                 r = rng.random()
                 if r < 0.12:  # detached label row: the label alone, the values on the next line
-                    lines += [_md_row([first + lab]), _md_row(values)]
+                    lines += [md_row([first + lab]), md_row(values)]
                 elif r < 0.2 and len(lab) > 8:  # label split over two lines, the values with the second half
                     cut = rng.randint(3, len(lab) - 3)
-                    lines += [_md_row([first + lab[:cut]]), _md_row([lab[cut:], *values])]
+                    lines += [md_row([first + lab[:cut]]), md_row([lab[cut:], *values])]
                 else:
-                    lines.append(_md_row([first + lab, *values]))
+                    lines.append(md_row([first + lab, *values]))
         elif sec == 4:
-            lines += [_md_row(["行政复议", "", "", "", "", "行政诉讼"] + [""] * 9), _md_row(["---"] * 15),
-                      _md_row([""] * 5 + ["未经复议直接起诉", "", "", "", "", "复议后起诉", "", "", "", ""]),
-                      _md_row(OUTCOME_LABELS * 3), _md_row(doc.t3_values())]
+            lines += [md_row(["行政复议", "", "", "", "", "行政诉讼"] + [""] * 9), md_row(["---"] * 15),
+                      md_row([""] * 5 + ["未经复议直接起诉", "", "", "", "", "复议后起诉", "", "", "", ""]),
+                      md_row(OUTCOME_LABELS * 3), md_row(doc.t3_values())]
         lines.append("")
     return "md", ("\n".join(lines) + "\n").encode("utf-8")
-
-
-def _html_table(rows: list[list[tuple[str, int, int]]]) -> str:
-    out = ["<table>"]
-    for r in rows:
-        tds = "".join(f"<td{f' rowspan={rs}' if rs > 1 else ''}{f' colspan={cs}' if cs > 1 else ''}>{t}</td>"
-                      for t, rs, cs in r)
-        out.append(f"<tr>{tds}</tr>")
-    out.append("</table>")
-    return "\n".join(out)
 
 
 def render_markdown_html(doc: Doc) -> tuple[str, bytes]:
@@ -459,19 +410,19 @@ def render_markdown_html(doc: Doc) -> tuple[str, bytes]:
             lines += [p, ""]
         if sec == 2:
             rows = [[(c, 1, 1) for c in labels + values] for labels, values in doc.t1_rows()]
-            lines += [_html_table(rows), ""]
+            lines += [html_table(rows), ""]
         elif sec == 3:
             hrows = [[(T2_NOTE, 2, 3), ("申请人情况", 1, 7)],
                      [("自然人", 2, 1), ("法人或其他组织", 1, 5), ("总计", 2, 1)],
                      [("", 1, 3), ("商业企业", 1, 1), ("科研机构", 1, 1), ("社会公益组织", 1, 1), ("法律服务机构", 1, 1),
                       ("其他", 1, 1)]]
             body = [[(lab, 1, 3)] + [(v, 1, 1) for v in values] for _, lab, values in doc.t2_rows_printed()]
-            lines += [_html_table(hrows + body), ""]
+            lines += [html_table(hrows + body), ""]
         elif sec == 4:
             rows = [[("行政复议", 1, 5), ("行政诉讼", 1, 10)],
                     [("", 1, 5), ("未经复议直接起诉", 1, 5), ("复议后起诉", 1, 5)],
                     [(t, 1, 1) for t in OUTCOME_LABELS * 3], [(v, 1, 1) for v in doc.t3_values()]]
-            lines += [_html_table(rows), ""]
+            lines += [html_table(rows), ""]
     return "md", ("\n".join(lines) + "\n").encode("utf-8")
 
 

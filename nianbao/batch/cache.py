@@ -170,7 +170,7 @@ def result_key(sha: str, year: int | None, parser_version: str) -> str:
 
 def cacheable(result: ReportResult) -> bool:
     """True when a result depends only on the bytes and the parser (so a rerun may reuse it)."""
-    return result.status != "failed" or (result.error in DETERMINISTIC_ERRORS)
+    return result.status not in ("failed", "skipped") or (result.error in DETERMINISTIC_ERRORS)
 
 
 @dataclass

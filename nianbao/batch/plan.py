@@ -18,10 +18,10 @@ class BatchPlan:
     held_back: list[str] = field(default_factory=list)
 
 
-def _hold(r: ReportResult, check: str, message: str, expected: str | None = None, actual: str | None = None) -> None:
-    r.problems.append(Problem(check, "error", None, message, expected=expected, actual=actual))
-    if r.status != "failed":  # a failed report keeps the error it failed with
-        r.status, r.error, r.error_message = "failed", check, message
+def _hold(r: ReportResult, problem: Problem) -> None:
+    r.problems.append(problem)
+    if r.status not in ("failed", "skipped"):  # a failed or skipped input keeps its own error and reason
+        r.status, r.error, r.error_message = "failed", problem.check, problem.message
     r.cells, r.sections = [], []
 
 
@@ -45,18 +45,20 @@ def assign_years(results: list[ReportResult], batch_year: int | None,
     for r in results:
         year = batch_year if batch_year is not None else r.report_year
         if batch_year is not None and r.report_year is not None and r.report_year != batch_year \
-                and r.status != "failed":
-            _hold(r, "year_mismatch", f"report is about {r.report_year} but the batch is {batch_year}; it was held "
-                  f"back — run it in the {r.report_year} batch", str(batch_year), str(r.report_year))
+                and r.status in ("ok", "partial"):
+            _hold(r, Problem("year_mismatch", "error", None, f"report is about {r.report_year} but the batch is "
+                             f"{batch_year}; it was held back — run it in the {r.report_year} batch",
+                             expected=str(batch_year), actual=str(r.report_year)))
             year = None
         elif year is None:
-            _hold(r, "year_not_found", "the report's year could not be read and the batch has no year; it was held "
-                  "back — rerun it with --year <the year it reports on>")
-        elif r.status != "failed" and elsewhere.get(r.report_id, year) != year:
+            _hold(r, Problem("year_not_found", "error", None, "the report's year could not be read and the batch has "
+                             "no year; it was held back — rerun it with --year <the year it reports on>"))
+        elif r.status in ("ok", "partial") and elsewhere.get(r.report_id, year) != year:
             other = elsewhere[r.report_id]
-            _hold(r, "published_in_other_year", f"the same report is already published under {other}; it was held "
-                  f"back (a report is published under one year only) — republish {other} without it first if it "
-                  f"belongs to {year}", str(year), str(other))
+            _hold(r, Problem("published_in_other_year", "error", None, f"the same report is already published "
+                             f"under {other}; it was held back (a report is published under one year only) — "
+                             f"republish {other} without it first if it belongs to {year}",
+                             expected=str(year), actual=str(other)))
             year = None
         if year is None:
             held.append(r.report_id)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -188,8 +189,10 @@ ISSUE_HEAD = ["file (opens the source)", "agency", "year", "status", "code", "se
               "expected", "actual", "page", "bbox (pt)", "message", "what to do"]
 
 
-def _section(title: str, key: str, note: str, head: list[str], rows: list[str]) -> str:
-    shown = rows[:MAX_ROWS]
+def _section(title: str, key: str, note: str, head: list[str], items: list[Any],
+             row: Callable[[Any], str]) -> str:
+    rows = items  # only the first MAX_ROWS are rendered: a national batch has far more
+    shown = [row(x) for x in rows[:MAX_ROWS]]
     more = (f'<div class="muted">first {MAX_ROWS} of {len(rows)} rows shown; all of them are in the catalog '
             "(views all_issues, reports)</div>" if len(rows) > MAX_ROWS else "")
     if not rows:
@@ -224,39 +227,41 @@ def render_problems(p: Problems) -> str:
         codes_of.setdefault((i["report_id"], i["report_year"]), []).append(i["check"])
     groups = Counter((i["report_id"], i["report_year"], group_of(i)) for i in p.issues)
     n_rec = Counter((c["report_id"], c["report_year"]) for c in p.recovered)
-    report_rows = []
-    for r in p.reports:
+    def report_row(r: dict[str, Any]) -> str:
         k = (r["report_id"], r["report_year"])
-        report_rows.append(
-            f'<tr class="fr" {_attrs(r, codes_of.get(k, []))}>' + _file(r) + _td(r["agency"]) + _td(r["report_year"])
-            + _td(r["status"]) + _td(r["error"]) + _td(r["source_format"])
-            + "".join(f'<td class="n">{groups[(*k, g)]}</td>' for g in ("failure", "problem", "withheld", "note"))
-            + f'<td class="n">{groups[(*k, "recovery")]} / {n_rec[k]}</td></tr>')
-    by_group: dict[str, list[str]] = {}
-    for i in p.issues:
-        by_group.setdefault(group_of(i), []).append(_issue_row(i))
-    rec_rows = [f'<tr class="fr" data-group="recovery" {_attrs(c["report"], codes_of.get((c["report_id"], c["report_year"]), []))}>'
+        return (f'<tr class="fr" {_attrs(r, codes_of.get(k, []))}>' + _file(r) + _td(r["agency"])
+                + _td(r["report_year"]) + _td(r["status"]) + _td(r["error"]) + _td(r["source_format"])
+                + "".join(f'<td class="n">{groups[(*k, g)]}</td>' for g in ("failure", "problem", "withheld", "note"))
+                + f'<td class="n">{groups[(*k, "recovery")]} / {n_rec[k]}</td></tr>')
+
+    def recovered_row(c: dict[str, Any]) -> str:
+        return (f'<tr class="fr" data-group="recovery" '
+                f'{_attrs(c["report"], codes_of.get((c["report_id"], c["report_year"]), []))}>'
                 + _file(c["report"], c.get("page")) + _td(c["report"].get("agency")) + _td(c["report_year"])
-                + _td(c["table_name"]) + _td(c["key1"]) + _td(c["key2"])
-                + f'<td class="n">{esc(c["value"])}</td>' + _td(c["raw"]) + _td(c["derivation"]) + _td(c.get("page"))
-                + _td(_bbox(c)) + "</tr>" for c in p.recovered]
+                + _td(c["table_name"]) + _td(c["key1"]) + _td(c["key2"]) + f'<td class="n">{esc(c["value"])}</td>'
+                + _td(c["raw"]) + _td(c["derivation"]) + _td(c.get("page")) + _td(_bbox(c)) + "</tr>")
+
+    by_group: dict[str, list[dict[str, Any]]] = {}
+    for i in p.issues:
+        by_group.setdefault(group_of(i), []).append(i)
     return "\n".join([
         _filters(p),
         _section("Reports", "reports", "every input of the published years, with its problems by kind", [
             "file (opens the source)", "agency", "year", "status", "error", "format", "failures", "problems",
-            "withheld", "notes", "recoveries / recovered cells"], report_rows),
+            "withheld", "notes", "recoveries / recovered cells"], p.reports, report_row),
         _section("Problems to look at", "problems",
                  "failed reports, failed identities and structural problems: the values may be wrong or missing",
-                 ISSUE_HEAD, by_group.get("failure", []) + by_group.get("problem", [])),
+                 ISSUE_HEAD, by_group.get("failure", []) + by_group.get("problem", []), _issue_row),
         _section("Recoveries", "recoveries",
                  "cells restored by the identities and published, flagged with their derivation (not errors)",
-                 ISSUE_HEAD, by_group.get("recovery", [])),
+                 ISSUE_HEAD, by_group.get("recovery", []), _issue_row),
         _section("Recovered cells", "recovered", "each published cell whose value was restored by an identity",
                  ["file (opens the source)", "agency", "year", "table", "row", "column", "value", "printed",
-                  "derivation", "page", "bbox (pt)"], rec_rows),
-        _section("Withheld", "withheld", "values read (by OCR) but not published: key them in from the source",
-                 ISSUE_HEAD, by_group.get("withheld", [])),
-        _section("Notes", "notes", "information only", ISSUE_HEAD, by_group.get("note", [])),
+                  "derivation", "page", "bbox (pt)"], p.recovered, recovered_row),
+        _section("Withheld", "withheld", "values read but not published (OCR the identities cannot vouch for, "
+                 "rows of a text dump whose columns are unknown): key them in from the source",
+                 ISSUE_HEAD, by_group.get("withheld", []), _issue_row),
+        _section("Notes", "notes", "information only", ISSUE_HEAD, by_group.get("note", []), _issue_row),
         _codes_table(p),
     ])
 

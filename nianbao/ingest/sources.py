@@ -16,6 +16,9 @@ are not unpacked: they are inputs like any other and are recorded as ``unsupport
 
 from __future__ import annotations
 
+import codecs
+import csv
+import io
 import os
 import re
 from dataclasses import dataclass
@@ -23,8 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from nianbao.errors import FileTooLargeError, NianbaoError
-from nianbao.read import SUFFIXES  # noqa: F401 - the one list of readable formats, re-exported for the walk
+from nianbao.errors import NianbaoError
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -53,28 +55,33 @@ class SourceItem:
     year: int | None = None
     published_at: str | None = None
     refused: str | None = None
+    skip: str | None = None  # why it is not read (code: not_regular_file, symlink_loop, hidden, ...)
+    note: str | None = None  # the reason in words, for a skipped item
+    sniff: bool = False  # found in a folder under a name that is not a report's: sniff the bytes first
 
 
 def expand_sources(sources: list[str], year: int | None = None) -> list[SourceItem]:
-    """Given files, folders and manifests, return the inputs in a stable order.
+    """Given files, folders and manifests, return the inputs in a stable order, every entry accounted for.
 
-    A folder is walked recursively (hidden files and names starting with ``_`` are skipped; symlinked
-    folders are not followed); a folder that has a ``<year>`` sub-folder contributes only that year's
-    files when ``year`` is given. ``.csv``/``.parquet`` files are manifests with a ``uri`` column.
+    A folder is walked recursively (``nianbao.ingest.walk``: symlinks followed with loop detection;
+    FIFOs, devices, sockets, dangling links, unreadable and hidden entries returned as skipped items with
+    their reason); a folder that has a ``<year>`` sub-folder contributes only that year's files when
+    ``year`` is given (the rest is accounted for as skipped). ``.csv``/``.parquet`` files given directly
+    are manifests with a ``uri`` column. A file given directly is read whatever its name.
     """
+    from nianbao.ingest.walk import classify_stat, walk_folder
+
     items: list[SourceItem] = []
     for src in sources:
         if src.startswith(("http://", "https://")):
             items.append(SourceItem(src, year=year))
             continue
-        path = Path(src)
-        if path.is_dir():
-            base = path / str(year) if year is not None and (path / str(year)).is_dir() else path
-            for f in sorted(base.rglob("*")):
-                rel = f.relative_to(base).parts
-                if f.is_file() and not any(p.startswith((".", "_")) for p in rel) and not f.name.endswith(".json") \
-                        and f.suffix.lower() not in {".csv", ".parquet"}:
-                    items.append(SourceItem(str(f), year=year))
+        path = Path(src.removeprefix("file://"))
+        st, skipped = classify_stat(str(path), year)
+        if skipped is not None:
+            items.append(skipped)
+        elif st is not None and path.is_dir():
+            items.extend(walk_folder(str(path), year))
         elif path.suffix.lower() in {".csv", ".parquet"}:
             items.extend(read_manifest(path))
         else:
@@ -151,19 +158,69 @@ def _text(value: Any) -> str | None:
     return s or None
 
 
+class ManifestError(NianbaoError, ValueError):
+    """A manifest that cannot be read as a whole (encoding, no ``uri`` column, not a CSV/Parquet file)."""
+
+    code = "bad_manifest"
+    hint = "Save the manifest as UTF-8 (or GB18030) CSV with a header row that has a 'uri' column"
+
+
+def decode_manifest(raw: bytes, name: str) -> str:
+    """Given a CSV manifest's bytes, return its text: UTF-8 (with or without a BOM), UTF-16 with a BOM, or
+    GB18030 (which covers GBK and GB2312, what Excel on a Chinese Windows saves); else ``ManifestError``."""
+    if raw.startswith(codecs.BOM_UTF8):
+        candidates = [("utf-8-sig", raw)]
+    elif raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        candidates = [("utf-16", raw)]
+    else:
+        candidates = [("utf-8", raw), ("gb18030", raw)]
+    first: UnicodeDecodeError | None = None
+    for encoding, data in candidates:
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError as exc:
+            first = first or exc
+    where = f" (byte 0x{raw[first.start]:02x} at offset {first.start})" if first is not None else ""
+    raise ManifestError(f"manifest {name} is neither UTF-8 nor GB18030{where}", source=name)
+
+
+def _manifest_rows(path: Path) -> tuple[list[str], list[dict[str, Any]]]:
+    """The columns and rows of a CSV (stdlib, every value a string) or Parquet manifest."""
+    try:
+        if path.suffix.lower() == ".parquet":
+            import polars as pl
+
+            df = pl.read_parquet(path)
+            return list(df.columns), list(df.iter_rows(named=True))
+        with open(path, "rb") as fh:
+            raw = fh.read(64 * 1024 * 1024 + 1)
+    except OSError as exc:
+        raise ManifestError(f"cannot read manifest {path}: {exc.strerror or exc}", source=str(path)) from None
+    except Exception as exc:  # polars: not a Parquet file
+        raise ManifestError(f"cannot read manifest {path}: {type(exc).__name__}: {exc}", source=str(path)) from None
+    if len(raw) > 64 * 1024 * 1024:
+        raise ManifestError(f"manifest {path} is larger than 64 MiB; split it", source=str(path))
+    text = decode_manifest(raw, str(path))
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        rows = [{k: (v if v != "" else None) for k, v in row.items() if isinstance(k, str)} for row in reader]
+    except csv.Error as exc:
+        raise ManifestError(f"manifest {path} is not a readable CSV: {exc}", source=str(path)) from None
+    return list(reader.fieldnames or []), rows
+
+
 def read_manifest(path: Path) -> list[SourceItem]:
     """Given a CSV or Parquet manifest (``uri`` plus optional agency, region, year, published_at), return its items.
 
     Relative local paths are resolved against the manifest's folder and must stay inside it; an entry
     that must not be read is returned with ``refused`` set (see the module docstring), never dropped.
     """
-    import polars as pl
-
-    df = pl.read_parquet(path) if path.suffix.lower() == ".parquet" else pl.read_csv(path, infer_schema=False)
-    if "uri" not in df.columns:
-        raise ValueError(f"manifest {path} has no 'uri' column (columns: {', '.join(df.columns)})")
+    columns, rows = _manifest_rows(path)
+    if "uri" not in columns:
+        raise ManifestError(f"manifest {path} has no 'uri' column (columns: {', '.join(map(str, columns))})",
+                            source=str(path))
     out = []
-    for n, row in enumerate(df.iter_rows(named=True), 2):  # CSV line numbers: the header is line 1
+    for n, row in enumerate(rows, 2):  # CSV line numbers: the header is line 1
         raw = row["uri"]
         uri, refused = resolve_entry("" if raw is None else str(raw), path.parent)
         if refused and not (raw is None or str(raw).strip()):
@@ -191,16 +248,11 @@ def local_path(item: SourceItem) -> Path:
 
 
 def read_local(uri: str, max_bytes: int) -> bytes:
-    """Read a local file, refusing more than ``max_bytes`` without reading it all."""
-    path = Path(uri.removeprefix("file://"))
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise FileTooLargeError(f"{size} bytes exceed the limit of {max_bytes}", source=uri)
-    with open(path, "rb") as fh:
-        data = fh.read(max_bytes + 1)  # the file may have grown since stat
-    if len(data) > max_bytes:
-        raise FileTooLargeError(f"more than {max_bytes} bytes (the file grew while read)", source=uri)
-    return data
+    """Read a local file once (regular files only; refusing more than ``max_bytes`` without reading it all,
+    and a file that changes while it is read)."""
+    from nianbao.ingest.local import read_bytes_once
+
+    return read_bytes_once(uri.removeprefix("file://"), max_bytes)
 
 
 def read_item(item: SourceItem, max_bytes: int) -> bytes:

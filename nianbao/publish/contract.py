@@ -5,7 +5,7 @@
 * A year is replaced by fewer readable reports than it holds only with consent (``allow_shrink``, the
   CLI's ``--allow-shrink``): otherwise ``PublishRefusedError`` and nothing changes.
 
-A readable report is one whose status is not ``failed`` (``ok`` or ``partial``): failed rows record an
+A readable report is one whose status is ``ok`` or ``partial``: ``failed`` and ``skipped`` rows record an
 input, they carry no data.
 """
 
@@ -15,16 +15,18 @@ import polars as pl
 
 from nianbao.errors import NothingToPublishError, PublishRefusedError
 
+READABLE = ("ok", "partial")
+
 
 def readable_counts(reports: pl.DataFrame) -> dict[int, int]:
     """Given a ``reports`` frame, return the number of readable reports per ``report_year``."""
-    ok = reports.filter(pl.col("status") != "failed")
+    ok = reports.filter(pl.col("status").is_in(READABLE))
     return {int(y): int(n) for y, n in ok.group_by("report_year").len().iter_rows()}
 
 
 def readable_ids(reports: pl.DataFrame, year: int) -> list[str]:
     """Given a ``reports`` frame, return the sorted report ids of the readable reports of ``year``."""
-    ok = reports.filter((pl.col("status") != "failed") & (pl.col("report_year") == year))
+    ok = reports.filter(pl.col("status").is_in(READABLE) & (pl.col("report_year") == year))
     return sorted(ok["report_id"].to_list())
 
 

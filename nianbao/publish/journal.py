@@ -200,13 +200,14 @@ def clean_tmp(out: Path) -> list[str]:
     return done
 
 
-def recover(out: Path, datasets: list[str], lock_timeout: float | None = 0.0) -> list[str]:
-    """Bring every year whose lock is free back to its committed state; return what was done."""
+def recover(out: Path, datasets: list[str], lock_timeout: float | None = 0.0, skip: frozenset[int] = frozenset()
+            ) -> list[str]:
+    """Bring every year whose lock is free (and not in ``skip``) back to its committed state; return what was done."""
     out = Path(out)
     done = clean_tmp(out)
     head = read_head(out)
     years = sorted({int(y) for y in head["years"]} | {
-        int(p.name.split("=", 1)[1]) for p in (out / JOURNAL / "versions").glob("report_year=*")})
+        int(p.name.split("=", 1)[1]) for p in (out / JOURNAL / "versions").glob("report_year=*")} - skip)
     for year in years:
         try:
             with _session(out, [year], lock_timeout) as scratch:
@@ -377,10 +378,12 @@ def publish_versions(out: Path, staged: dict[int, dict[str, tuple[str, bytes]]],
 
 @contextmanager
 def session(out: Path, years: list[int], datasets: list[str], lock_timeout: float | None) -> Iterator[Path]:
-    """Lock ``years``, recover them and clean dead staging; yield a private scratch directory."""
+    """Lock ``years``, recover them (and every other year no live run holds: a publisher that died after its
+    commit leaves its year's live partitions behind HEAD until then), clean dead staging; yield a private
+    scratch directory."""
     with _session(out, years, lock_timeout) as scratch:
-        clean_tmp(out)
         _recover_years(out, years, datasets, scratch)
+        recover(out, datasets, 0.0, skip=frozenset(years))
         yield scratch
 
 

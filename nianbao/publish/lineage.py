@@ -74,7 +74,11 @@ def dataset_id(uri: str) -> tuple[str, str]:
         return f"{p.scheme}://{p.netloc}", name or "/"
     if uri.startswith("refused:"):  # a manifest entry that was never read
         return "nianbao-refused", uri.removeprefix("refused:")
-    return "file", str(Path(uri.removeprefix("file://")).resolve())
+    path = uri.removeprefix("file://")
+    try:
+        return "file", str(Path(path).resolve())
+    except (RuntimeError, OSError):  # a symlink loop (recorded as a skipped input): the path as given
+        return "file", os.path.abspath(path)
 
 
 def partition_uri(out_dir: str, dataset: str, year: int) -> str:

@@ -30,7 +30,7 @@ from pandera.errors import SchemaErrors
 
 from nianbao.location import is_remote
 from nianbao.publish import journal
-from nianbao.publish.contract import check_contract, readable_counts, readable_ids
+from nianbao.publish.contract import READABLE, check_contract, readable_counts, readable_ids
 from nianbao.publish.objectstore import ObjectStore, ObjectStoreError, open_store, publish_to_store, read_store_dataset
 from nianbao.results import ReportResult
 from nianbao.template import TABLE_KEY_COLUMNS, TABLES
@@ -226,7 +226,7 @@ def published_years(out: Path | str, report_ids: Iterable[str], settings: Any = 
     if not wanted:
         return {}
     reports = read_dataset(out, "reports", settings)
-    hits = reports.filter((pl.col("status") != "failed") & pl.col("report_id").is_in(sorted(wanted)))
+    hits = reports.filter(pl.col("status").is_in(READABLE) & pl.col("report_id").is_in(sorted(wanted)))
     return {str(r): int(y) for r, y in hits.select("report_id", "report_year").iter_rows()}
 
 
@@ -285,7 +285,8 @@ def read_dataset(out: Path | str, name: str, settings: Any = None) -> pl.DataFra
              else [str(p) for p in committed])
     if not files:
         return pl.DataFrame(schema=polars_schema(name))
-    return pl.read_parquet(files, hive_partitioning=False).select(list(polars_schema(name)))
+    # glob=False: the listed paths are files, and an output folder may hold [ ] ? in its name.
+    return pl.read_parquet(files, hive_partitioning=False, glob=False).select(list(polars_schema(name)))
 
 
 __all__ = [

@@ -108,3 +108,8 @@ def read_document(data: bytes, source: str, fmt: SourceFormat, *, max_pages: int
     from nianbao.read.legacy import read_legacy
     suffix = ".rtf" if data.startswith(b"{\\rtf") else (Path(source).suffix.lower() or ".doc")
     return read_legacy(data, suffix, source)
+
+
+# Formats sniffing recognises by their own magic bytes (as opposed to "text", which any bytes without a
+# NUL are): a file found under a data or image name (.json, .png) is read only when it is one of these.
+MAGIC_FORMATS: Final[frozenset[str]] = frozenset({"pdf", "docx"})

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import re
 
-from nianbao.grammar import is_page_number
+from nianbao.grammar import is_page_number, starts_numbered
 from nianbao.model import Cell, Document, Grid, Origin, TextBlock
 from nianbao.read.decode import decode_bytes
 
 _ARTEFACT = re.compile(r"\[bookmark:[^\]]*\]")
-_HEADINGISH = re.compile(r"^\s*(?:[一二三四五六七八九十]+|\d{1,2})\s*[、.．]")
 
 
 def decode_text(data: bytes, source: str = "") -> str:
@@ -132,7 +131,7 @@ def read_text(data: bytes, source: str = "") -> Document:
                 j += 1
                 continue
             nxt = next((lines[k] for k in range(j + 1, min(n, j + 4)) if lines[k].strip()), "")
-            short = (len(cur.strip()) <= 10 and not _HEADINGISH.match(cur)) or re.fullmatch(r"[一二三四]、", cur.strip())
+            short = (len(cur.strip()) <= 10 and not starts_numbered(cur)) or re.fullmatch(r"[一二三四]、", cur.strip())
             if short and _is_table_line(nxt):
                 run.append((j + 1, cur))
                 j += 1

@@ -18,7 +18,7 @@ import re
 import statistics
 from dataclasses import dataclass
 
-from nianbao.grammar import section_of
+from nianbao.grammar import section_of, starts_numbered
 from nianbao.model import Block, Cell, Document, Grid, Origin, ReaderProblem, TextBlock
 from nianbao.normalize import normalize_label
 from nianbao.read.layout.chars import bbox_of, join_lines
@@ -61,9 +61,6 @@ def _metrics(lines: list[Line]) -> _Metrics:
     return _Metrics(min(ln.x0 for ln in long), statistics.median(ln.x1 for ln in long), body)
 
 
-_HEADING_START = re.compile(r"^\s*(?:[（(]\s*)?(?:[一二三四五六七八九十]+|\d{1,2})\s*[、.．）)]")
-
-
 def _opens(prev: Line, m: _Metrics) -> bool:
     """The line runs to the right margin: the paragraph may go on."""
     return prev.x1 >= m.right - 2.0 * prev.size
@@ -72,7 +69,7 @@ def _opens(prev: Line, m: _Metrics) -> bool:
 def _continues(cur: Line, m: _Metrics) -> bool:
     """The line starts at the left margin and is not a heading: it may continue a paragraph."""
     return cur.x0 <= m.left + 0.6 * cur.size and not (
-        _HEADING_START.match(cur.text) and section_of(cur.text) is not None)
+        starts_numbered(cur.text) and section_of(cur.text) is not None)
 
 
 def _joins(prev: Line, cur: Line, m: _Metrics) -> bool:
