@@ -177,6 +177,10 @@ _CHECKS: tuple[Code, ...] = (
     Code("ocr_not_a_number", "check", _W, "withheld", _ANY_TABLE,
          "OCR read text where the template expects a number; not published (actual = the text).",
          "Read the cell on the scan (page link)."),
+    Code("ocr_sign_unverified", "check", _W, "withheld", _PRO,
+         "A non-zero OCR'd value in the 本年增/减 column (which may be negative) was not published: a minus "
+         "sign is one short stroke that both engines can miss (actual = the reading).",
+         "Read the cell on the scan (page link), sign included."),
     Code("ocr_not_read", "check", _W, "withheld", _ANY_TABLE,
          "A cell of an OCR'd table was recovered by an identity rather than read; not published.",
          "Read the cell on the scan (page link)."),

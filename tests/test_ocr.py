@@ -141,6 +141,15 @@ def test_gate_reports_an_identity_printed_broken_and_withholds_doubtful_tables()
     out, problems = gate_ocr(tables, cells, [doubt], doc)
     assert {c.table for c in out} == {"proactive_disclosure", "reviews_litigation"}
     assert any(p.check == "ocr_unverified" and p.table == "applications" for p in problems)
+    # a non-zero value in the 本年增/减 column may have lost its minus sign in both engines: withheld
+    change = ("proactive_disclosure", "rules", "change")
+    tables, cells, doc = _report("2019")
+    cells.append(_cell(*change, "1", 90))
+    doc.ocr_reads.append(OcrRead(1, cells[-1].origin.bbox or PAGE, "1", "1", None, 40))
+    out, problems = gate_ocr(tables, cells, [], doc)
+    assert change not in _published(out)
+    assert any(p.check == "ocr_sign_unverified" and p.key2 == "change" for p in problems)
+    tables, cells, doc = _report("2021")
     # a cell outside the OCR'd areas (the text layer of the page) passes unchanged
     doc.ocr_regions = [(1, (0.0, 0.0, 600.0, 5.0))]
     out, _ = gate_ocr(tables, cells, [], doc)

@@ -196,7 +196,9 @@ def _read_cells(grey: px.Grey, plain: px.Grey, lats: Sequence[Lattice], chars: l
                 continue
             crop = _crop(grey, box)
             text = _cell_text(in_cell.get(id(cell), []))
-            if _value_like(text):
+            # A value cell spanning rows means a row rule was not found: its number belongs to one of the
+            # rows only, so it gets no reading (and is not published on agreement).
+            if _value_like(text) and cell.rowspan == 1:
                 cells.append((cell, crop, text, px.ink(crop)))
                 plains.append(_crop(plain, box))
     empty_inked = [i for i, (_, _, text, n) in enumerate(cells) if not strip_spaces(text) and n >= _MIN_INK]

@@ -15,8 +15,9 @@ reading can vouch for a number. A cell read by OCR is published (``derivation = 
 Everything else is withheld with a warning naming the reason: ``ocr_disagreement`` (the engines differ
 and no identity settles it), ``ocr_unbalanced`` (an identity containing it fails and no confirmed one-digit
 fix exists), ``ocr_not_a_number`` (text where a number belongs), ``ocr_not_read`` (a cell recovered by an
-identity rather than read). A table whose rows were placed by position or hold a duplicate row is
-withheld whole (``ocr_unverified``): exchanged rows keep every identity balanced. Table 1 has no
+identity rather than read), ``ocr_sign_unverified`` (a non-zero value in the 本年增/减 column, which may be
+negative: a minus sign is one short stroke that both engines can miss). A table whose rows were placed by
+position or hold a duplicate row is withheld whole (``ocr_unverified``): exchanged rows keep every identity balanced. Table 1 has no
 identities, so its cells are published by agreement only.
 
 Identity problems are re-evaluated on the published cells only: an identity that fails there was printed
@@ -39,7 +40,8 @@ __all__ = ["CELL_CODES", "gate_ocr", "in_regions", "read_by_ocr_issue"]
 
 # Warnings that rows were not placed by their printed label: two rows exchanged keep the identities balanced.
 _MAPPING_DOUBTS = frozenset({"rows_mapped_by_position", "duplicate_row"})
-CELL_CODES = ("ocr_disagreement", "ocr_unbalanced", "ocr_not_a_number", "ocr_not_read")
+CELL_CODES = ("ocr_disagreement", "ocr_unbalanced", "ocr_not_a_number", "ocr_not_read", "ocr_sign_unverified")
+_SIGNED = frozenset({"change"})  # table 1 (2019): 本年增/减, the one column whose values may be negative
 _EQUATION_CHECKS = frozenset({"applications_balance", "applications_handled_total", "applications_row_total",
                               "reviews_litigation_total"})
 
@@ -162,6 +164,9 @@ def gate_ocr(tables: list[TableResult], cells: list[CellValue], problems: list[P
             why[key] = ("ocr_not_read", "the value was recovered by an identity, not read")
         elif c.kind == "text":
             why[key] = ("ocr_not_a_number", f"text ({c.raw!r}) was read where a number belongs")
+        elif c.key2 in _SIGNED and c.kind == "number" and c.value:
+            why[key] = ("ocr_sign_unverified", f"{c.raw!r} in a column that may be negative: a minus sign is one "
+                        "short stroke that both engines can miss")
         elif read is not None and _same(parse_value(c.raw), read.second):
             ok[key] = replace(c, derivation="ocr")
         else:
