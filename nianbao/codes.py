@@ -343,12 +343,6 @@ _ERRORS: tuple[Code, ...] = (
          "Nothing was changed; rollback goes back one kept version at a time."),
     Code("publish_conflict", "error", _FAILED, "failure", None, "Another run is publishing the same year.",
          "Wait for the other run to finish, then rerun."),
-    Code("nothing_to_roll_back", "error", _FAILED, "failure", None,
-         "nianbao rollback found no earlier published version of the year to go back to; nothing was changed.",
-         "Check --year and --out; only versions published by this journal can be rolled back."),
-    Code("published_in_other_year", "error", _FAILED, "failure", None,
-         "The same report is already published under another year: held back (see the check of the same name).",
-         "If it belongs to this year, republish the other year without it first."),
     Code("error", "error", _FAILED, "failure", None, "A generic nianbao error (base class; not normally emitted).",
          "Read the message; file a bug if it gives no specific cause."),
 )
