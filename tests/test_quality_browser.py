@@ -66,8 +66,10 @@ def publish_batch(out: Path, files: list[Path], batch_year: dict[Path, int] | No
 @pytest.fixture(scope="module")
 def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("qr") / "out"
-    # An unreadable file has no year: it is recorded (failed) only in a batch of a year, as an operator would run it.
-    publish_batch(out, BATCH, {FIXTURES / "bad" / "encrypted-user-password.pdf": 2022})
+    # An unreadable file has no year, and the scan's year read by OCR is not trusted: each is run in a batch of a
+    # year, as an operator would (a failed report is recorded in its batch's year).
+    publish_batch(out, BATCH, {FIXTURES / "bad" / "encrypted-user-password.pdf": 2022,
+                               FIXTURES / "scanned" / "scan-gen-024-rl-emb-grid-2021.pdf": 2021})
     return out
 
 
@@ -165,8 +167,8 @@ def test_every_problem_is_on_the_page_where_it_belongs(out: Path) -> None:
     # Recoveries and withheld values are never listed among the problems.
     assert not any(k[1] in ("cell_recovered_by_identity", "cells_split_by_identity", "ocr_unverified")
                    for k in want if k[0] == "problems")
-    for row in rows["problems"]:  # meaning (tooltip) and action from the registry
-        entry = lookup(row["cells"][4]) or lookup(row["cells"][4], "error")
+    for row in rows["problems"]:  # meaning (tooltip) and action from the registry (a failed report's: its error)
+        entry = lookup(row["cells"][4], "error") if row["cells"][5] == "failed" else lookup(row["cells"][4])
         assert entry is not None and row["titles"][4] == entry.meaning and row["cells"][-1] == entry.action
 
 
@@ -278,12 +280,13 @@ def test_in_chromium_the_page_loads_clean_filters_work_and_links_open_files(out:
             both = visible("problems")
             assert both and all(g["year"] == year and g["code"] == "applications_row_total" for g in both)
             assert len(both) == _db_count(out, f"\"check\" = 'applications_row_total' AND i.report_year = {year}")
-            # By status alone: failed reports are exactly the encrypted one.
+            # By status alone: exactly the failed reports (the encrypted file, the scan held back).
             page.click("#f-reset")
             assert len(visible("problems")) == n_problems
             page.select_option("#f-status", "failed")
             failed = visible("reports")
-            assert len(failed) == 1 and failed[0]["code"] == "encrypted"
+            assert len(failed) == read_dataset(out, "reports").filter(pl.col("status") == "failed").height == 2
+            assert {"encrypted", "year_mismatch"} <= {c for f in failed for c in (f["code"] or "").split()}
             # By agency: every visible row is that agency's, in every section.
             page.click("#f-reset")
             agency = page.locator("#f-agency option").nth(1).get_attribute("value")
