@@ -112,6 +112,9 @@ def markdown(rep: dict[str, Any]) -> list[str]:
     """The per-degradation table of a ``run`` report, as markdown lines."""
     if not rep["available"]:
         return [f"Not measured: {rep['reason']}."]
+    if "by_degradation" not in rep:  # a report.json written by an older bench (before the scan generator)
+        return ["Not measured by the current scan bench: this report's OCR section is from an older run; rerun "
+                "`tools/bench.py` with OCR on to score the generated scans per degradation."]
     born = ("image_tables", "scanned_pages")
     lines = ["| degradation | docs | templates | pages | gold cells | correct | wrong | precision | recall | "
              "year right / held back | agency | CPU s/page |", "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
