@@ -207,6 +207,8 @@ def open_report(data: bytes, source_uri: str, *, max_file_bytes: int = 200 * 102
         result.source_format = fmt
         return result, read_document(data, source_uri, fmt, max_pages=max_pages, ocr=ocr,
                                      pdf_text_source=pdf_text_source)
+    except MemoryError:
+        raise  # the parsing process's memory cap, not a bad input: the isolation records it as memory_limit
     except Exception as exc:
         return fail(result, exc), None
 
@@ -222,6 +224,8 @@ def process_bytes(data: bytes, source_uri: str, *, max_file_bytes: int = 200 * 1
     if doc is not None:
         try:
             process_document(doc, result)
+        except MemoryError:
+            raise  # as above
         except Exception as exc:
             fail(result, exc)
     result.seconds = time.perf_counter() - started
