@@ -903,7 +903,10 @@ def test_a_failing_report_task_never_loses_the_others_results(tmp_path: Path, pr
     assert by_name["a-good.txt"]["status"] == by_name["f-good.txt"]["status"] == "ok"
     assert by_name["b-broken-tree.pdf"]["status"] == "failed"
     assert by_name["b-broken-tree.pdf"]["error"] in ("corrupt", "internal_error")
-    assert (by_name["c-spinning.pdf"]["error"], by_name["d-garbage.pdf"]["error"]) == ("timeout", "corrupt")
+    # The spinning page never finishes: cut off by the time limit, or (pdfium allocates faster than pdfminer)
+    # by the memory cap first; either way recorded failed while every other report is published.
+    assert by_name["c-spinning.pdf"]["error"] in ("timeout", "crashed", "memory_limit")
+    assert by_name["d-garbage.pdf"]["error"] == "corrupt"
     assert by_name["e-notice.txt"]["error"] == "not_a_report"
     (manifest,) = (out / "_manifests").glob("*.json")
     held = [rec for rec in json.loads(manifest.read_text(encoding="utf-8"))["inputs"] if rec["partition_year"] is None]
