@@ -162,10 +162,11 @@ _CHECKS: tuple[Code, ...] = (
          "(derivation = ocr) only where both engines agree or the identities confirm it.",
          "Check the values withheld (the ocr_* warnings) against the scan by hand."),
     Code("ocr_unverified", "check", _W, "withheld", _ANY_TABLE,
-         "Values of this OCR'd table were not published: its rows were not all placed by their printed labels "
-         "(by position, or a duplicate row), and exchanged rows keep every identity balanced (actual = number "
-         "of values withheld).",
-         "Key the table in by hand from the scan (page link)."),
+         "Values of this OCR'd table were not published: its rows were not all placed by their printed labels, "
+         "and exchanged rows keep every identity balanced. With key1: that row's label could not be read and "
+         "it was placed by template order (the other rows are gated as usual); without: a duplicate row, the "
+         "whole table (actual = number of values withheld).",
+         "Key the row (or table) in by hand from the scan (page link)."),
     Code("ocr_disagreement", "check", _W, "withheld", _ANY_TABLE,
          "An OCR'd value was not published: tesseract read it differently (or not at all) and no balanced "
          "identity vouches for it (actual = RapidOCR's reading).",

@@ -136,11 +136,28 @@ def test_gate_reports_an_identity_printed_broken_and_withholds_doubtful_tables()
     assert _published(out)[A_NP].value == 5
     assert any(p.check == "applications_row_total" and p.key1 == "new_received" for p in problems)
     # rows placed by position: exchanged rows keep every identity balanced, so the table is withheld
+    # when the mapper does not name the rows it placed by position
     doubt = Problem("rows_mapped_by_position", "warning", "applications", "rows mapped by template order")
     tables, cells, doc = _report("2021")
     out, problems = gate_ocr(tables, cells, [doubt], doc)
     assert {c.table for c in out} == {"proactive_disclosure", "reviews_litigation"}
-    assert any(p.check == "ocr_unverified" and p.table == "applications" for p in problems)
+    assert any(p.check == "ocr_unverified" and p.table == "applications" and p.key1 is None for p in problems)
+    # ... and when it does, only those rows are withheld (the labelled rows are gated as usual)
+    tables, cells, doc = _report("2021", primary={A_NP: "5"}, second={A_NP: "6"})
+    tables[1].positional = frozenset({"granted"})
+    out, problems = gate_ocr(tables, cells, [doubt], doc)
+    pub = _published(out)
+    assert not any(k[1] == "granted" for k in pub if k[0] == "applications")
+    assert ("applications", "carried_over", "total") in pub
+    assert A_NP not in pub  # its row total fails: withheld, not guessed
+    assert any(p.check == "ocr_unverified" and p.key1 == "granted" and p.actual == "7" for p in problems)
+    # the engines differ on a cell of a labelled row and on one of the positional row: the labelled cell's
+    # identities balance and vouch for it; the positional cell takes part in none and stays withheld
+    tables, cells, doc = _report("2021", second={("applications", "granted", "natural_person"): "4",
+                                                 ("applications", "new_received", "natural_person"): "4"})
+    tables[1].positional = frozenset({"granted"})
+    out, _ = gate_ocr(tables, cells, [doubt], doc)
+    assert A_NP in _published(out)  # its identities (row total, balance) hold only labelled rows and balance
     # a non-zero value in the 本年增/减 column may have lost its minus sign in both engines: withheld
     change = ("proactive_disclosure", "rules", "change")
     tables, cells, doc = _report("2019")

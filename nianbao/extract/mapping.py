@@ -36,6 +36,9 @@ class TableResult:
     # Rows identified by label but left out because their value count was wrong (candidates for
     # identity recovery); never published as they are.
     left_out: list[tuple[str, TableRow]] = field(default_factory=list)
+    # Row keys placed by template order, not by a printed label (``rows_mapped_by_position``): an OCR'd
+    # report publishes none of their cells (exchanged rows keep every identity balanced).
+    positional: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -273,6 +276,7 @@ def map_applications(grids: list[Grid]) -> TableResult:
         for v in exact:
             vorder = TABLES[("applications", v)].row_keys
             if all(k is None or k == vorder[i] for i, k in enumerate(keys)):
+                result.positional = frozenset(vorder[i] for i in unknown)
                 keys = list(vorder)
                 result.version = v
                 template = TABLES[("applications", v)]

@@ -16,9 +16,11 @@ Everything else is withheld with a warning naming the reason: ``ocr_disagreement
 and no identity settles it), ``ocr_unbalanced`` (an identity containing it fails and no confirmed one-digit
 fix exists), ``ocr_not_a_number`` (text where a number belongs), ``ocr_not_read`` (a cell recovered by an
 identity rather than read), ``ocr_sign_unverified`` (a non-zero value in the 本年增/减 column, which may be
-negative: a minus sign is one short stroke that both engines can miss). A table whose rows were placed by
-position or hold a duplicate row is withheld whole (``ocr_unverified``): exchanged rows keep every identity balanced. Table 1 has no
-identities, so its cells are published by agreement only.
+negative: a minus sign is one short stroke that both engines can miss). Rows placed by template order
+because their label could not be read are withheld (``ocr_unverified`` per row; their cells take no part in
+the identities): exchanged rows keep every identity balanced. A table with a duplicate row, or rows placed
+by position without the mapper naming them, is withheld whole. Table 1 has no identities, so its cells are
+published by agreement only.
 
 Identity problems are re-evaluated on the published cells only: an identity that fails there was printed
 so (both engines agree on every cell), one that involves a withheld cell is not reported as broken.
@@ -145,7 +147,11 @@ def gate_ocr(tables: list[TableResult], cells: list[CellValue], problems: list[P
     cells = [c for c in cells if in_regions(c, doc.ocr_regions)]
     apps = next((t for t in tables if t.table == "applications"), None)
     eqs = equations(apps.version if apps is not None else None)
-    doubtful = {p.table for p in problems if p.check in _MAPPING_DOUBTS and any(c.table == p.table for c in cells)}
+    # Rows placed by template order are withheld row by row when the mapper says which they are (the rows
+    # placed by their labels are as certain as in any table); otherwise, and on a duplicate row, the table.
+    positional = {(t.table, k) for t in tables for k in t.positional}
+    doubtful = {p.table for p in problems if p.check in _MAPPING_DOUBTS and any(c.table == p.table for c in cells)
+                and not (p.check == "rows_mapped_by_position" and any(t == p.table for t, _ in positional))}
     out_problems = [p for p in problems if p.check not in _EQUATION_CHECKS]
     out_problems.append(read_by_ocr_issue())
     for table in sorted(t for t in doubtful if t is not None):
@@ -155,7 +161,16 @@ def gate_ocr(tables: list[TableResult], cells: list[CellValue], problems: list[P
             f"{n} value(s) of this table were read by OCR and not published: its rows were not all placed by "
             "their printed labels, and exchanged rows would keep every identity balanced. Check them against "
             "the scan by hand", actual=str(n)))
-    keyed: dict[Key, CellValue] = {(c.table, c.key1, c.key2): c for c in cells if c.table not in doubtful}
+    for table, row in sorted(positional):
+        n = sum(c.table == table and c.key1 == row for c in cells)
+        if n and table not in doubtful:
+            out_problems.append(Problem(
+                "ocr_unverified", "warning", table,
+                f"{n} value(s) of row {row} were read by OCR and not published: the row's label could not be "
+                "read, it was placed by template order. Check them against the scan by hand", row, actual=str(n)))
+    # Cells of withheld rows are left out of the identities as well: they vouch for nothing.
+    keyed: dict[Key, CellValue] = {(c.table, c.key1, c.key2): c for c in cells
+                                   if c.table not in doubtful and (c.table, c.key1) not in positional}
     ok: dict[Key, CellValue] = {}
     why: dict[Key, tuple[str, str]] = {}
     for key, c in keyed.items():
