@@ -102,7 +102,9 @@ class OcrRead:
     """The independent readings of one table cell read by OCR (bbox in points, like the cell's origin):
     ``primary`` (RapidOCR, what the cell's text is), ``second`` (tesseract, digits only; None when it did
     not run), ``rescaled`` (RapidOCR on the crop at another scale; only where the two engines differ),
-    ``ink`` (ink pixels inside the cell, rules excluded: 0 means nothing is printed there)."""
+    ``ink`` (ink pixels inside the cell, rules excluded: 0 means nothing is printed there), ``retry``
+    (tesseract again on the cleaned crop, only where the two engines differ: the reading equal to
+    ``primary`` if one is, else the last; None when not tried)."""
 
     page: int
     bbox: tuple[float, float, float, float]
@@ -110,6 +112,7 @@ class OcrRead:
     second: str | None
     rescaled: str | None
     ink: int
+    retry: str | None = None
 
 
 @dataclass(frozen=True)

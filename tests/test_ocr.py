@@ -52,7 +52,8 @@ def _cell(table: str, k1: str, k2: str, raw: str, i: int) -> CellValue:
 
 def _report(version: str, primary: dict[tuple[str, str, str], str] | None = None,
             second: dict[tuple[str, str, str], str | None] | None = None,
-            rescaled: dict[tuple[str, str, str], str] | None = None) -> tuple[list[TableResult], list[CellValue], Document]:
+            rescaled: dict[tuple[str, str, str], str] | None = None,
+            retry: dict[tuple[str, str, str], str] | None = None) -> tuple[list[TableResult], list[CellValue], Document]:
     """Tables 2 and 3 all zero (every identity balances) plus two cells of table 1; the second engine
     reads what the first did unless ``second`` says otherwise."""
     keys = sorted({k for eq in equations(version) for k in (*eq.parts, *eq.total)})  # type: ignore[arg-type]
@@ -60,7 +61,7 @@ def _report(version: str, primary: dict[tuple[str, str, str], str] | None = None
     primary = {k: "0" for k in keys} | {keys[-2]: "3", keys[-1]: "9"} | (primary or {})
     cells = [_cell(*k, primary[k], i) for i, k in enumerate(keys)]
     reads = [OcrRead(1, c.origin.bbox or PAGE, c.raw, (second or {}).get(k, c.raw),
-                     (rescaled or {}).get(k), 0 if not c.raw else 40) for k, c in zip(keys, cells)]
+                     (rescaled or {}).get(k), 0 if not c.raw else 40, (retry or {}).get(k)) for k, c in zip(keys, cells)]
     tables = [TableResult(t, version) for t in ("proactive_disclosure", "applications", "reviews_litigation")]  # type: ignore[arg-type]
     doc = Document([], "pdf", ocr=True, ocr_reads=reads, ocr_regions=[(1, (0.0, 0.0, 600.0, 900.0))])
     return tables, cells, doc
@@ -127,6 +128,30 @@ def test_gate_publishes_a_one_digit_fix_only_when_unique_and_confirmed(version: 
     out, problems = gate_ocr(tables, cells, [], doc)
     assert A_TOTAL not in _published(out)
     assert any(p.check == "ocr_unbalanced" and p.key1 == "new_received" and p.key2 == "total" for p in problems)
+
+
+@pytest.mark.parametrize("version", ["2019", "2021"])
+def test_gate_takes_tesseracts_second_try_only_where_no_identity_fails(version: str) -> None:
+    # table 1 (no identities): tesseract dropped the lone digit, its second try read it
+    tables, cells, doc = _report(version, second={T1: ""}, retry={T1: "3"})
+    out, _ = gate_ocr(tables, cells, [], doc)
+    assert _published(out)[T1].value == 3
+    # the second try differs as well: withheld
+    tables, cells, doc = _report(version, second={T1: ""}, retry={T1: "8"})
+    out, problems = gate_ocr(tables, cells, [], doc)
+    assert T1 not in _published(out)
+    assert any(p.check == "ocr_disagreement" and p.key1 == "rules" for p in problems)
+    # both engines' second-try agreement on 5 in a row of zeros whose total reads 0: the row total fails,
+    # so the second try does not vouch for it (a first-try agreement would be published as printed)
+    tables, cells, doc = _report(version, primary={A_NP: "5"}, second={A_NP: "51"}, retry={A_NP: "5"})
+    out, problems = gate_ocr(tables, cells, [], doc)
+    assert A_NP not in _published(out)
+    assert any(p.check == "ocr_unbalanced" and p.key1 == "new_received" and p.key2 == "natural_person"
+               for p in problems)
+    # ... and where the identities balance it is published
+    tables, cells, doc = _report(version, second={A_NP: "10"}, retry={A_NP: "0"})
+    out, _ = gate_ocr(tables, cells, [], doc)
+    assert _published(out)[A_NP].value == 0
 
 
 def test_gate_reports_an_identity_printed_broken_and_withholds_doubtful_tables() -> None:

@@ -11,8 +11,9 @@ Per image (a whole scanned page, or the picture of a table on a page with text):
    no character is placed in the wrong cell. A line's box is divided evenly over its characters.
 4. **Value cells**: every table cell whose text is a number, a "/" or nothing gets its readings
    (``OcrRead``): RapidOCR's, tesseract's (digits only, one run per page for all cells), its ink count,
-   and where the two engines differ a RapidOCR re-read of the crop at 1.6x. tesseract reads the
-   crops before despeckling, so the two readings do not share a preprocessing mistake. A cell that looks empty but
+   and where the two engines differ a RapidOCR re-read of the crop at 1.6x and tesseract's second tries
+   (``retry``: after a median filter and with rule remnants removed, then enlarged and binarised). tesseract
+   reads the crops before despeckling, so the two readings do not share a preprocessing mistake. A cell that looks empty but
    holds ink is read from its crop. The gate (``nianbao.validate.ocrgate``) publishes a number only on agreement.
 5. **Layout**: the characters and rules go through the layout engine the PDF reader uses (``nianbao.read.layout``:
    ``layout_page``, ``assemble``), so segmentation and mapping see the same model as for a PDF with text; pages and bboxes
@@ -218,8 +219,35 @@ def _read_cells(grey: px.Grey, plain: px.Grey, lats: Sequence[Lattice], chars: l
     seconds: dict[int, str | None] = {i: (second[j] if second is not None else None) for j, i in enumerate(inked)}
     differ = [i for i in inked if seconds[i] is None or strip_spaces(seconds[i] or "") != strip_spaces(cells[i][2])]
     rescaled = dict(zip(differ, eng.recognise([_pad(cells[i][1], _RESCALE, 10) for i in differ])))
-    return [OcrRead(page_no, cell.bbox, strip_spaces(text), seconds.get(i, ""), rescaled.get(i), n)
+    retries = _retry([plains[i] for i in differ], [strip_spaces(cells[i][2]) for i in differ], dpi) if second else []
+    retry = dict(zip(differ, retries))
+    return [OcrRead(page_no, cell.bbox, strip_spaces(text), seconds.get(i, ""), rescaled.get(i), n, retry.get(i))
             for i, (cell, _, text, n) in enumerate(cells)]
+
+
+# tesseract's second tries at the cells it read differently from RapidOCR: its misses are mostly a lone digit
+# dropped, a rule remnant read as 1, or salt noise read as marks, which these cleanings remove.
+# (median filter, enlargement, binarise)
+_RETRIES = ((True, 1.0, False), (False, 2.0, True))
+
+
+def _retry(plains: list[px.Grey], primaries: list[str], dpi: float) -> list[str | None]:
+    """Given the un-despeckled crops of cells the engines read differently and RapidOCR's readings, return
+    tesseract's reading of each after the cleanings of ``_RETRIES`` in turn: the first equal to RapidOCR's,
+    else the last (None when tesseract did not run)."""
+    out: list[str | None] = [None] * len(plains)
+    todo = list(range(len(plains)))
+    for median, scale, binarize in _RETRIES:
+        if not todo:
+            break
+        reads = eng.tesseract_cells([_pad(px.clean_cell(plains[i], median=median, scale=scale, binarize=binarize),
+                                          border=4) for i in todo], dpi * scale)
+        if reads is None:
+            break
+        for i, text in zip(todo, reads):
+            out[i] = strip_spaces(text)
+        todo = [i for i in todo if out[i] != primaries[i]]
+    return out
 
 
 # --------------------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ TESSERACT_HINT = "apt-get install tesseract-ocr tesseract-ocr-chi-sim"
 _MODELS = {"Det": "PP-OCRv6_det_small.onnx", "Rec": "PP-OCRv6_rec_small.onnx",
            "Cls": "ch_ppocr_mobile_v2.0_cls_mobile.onnx"}
 _TIMEOUT_S = 300.0
+_MAX_MOSAIC = 30000  # pixels: below tesseract's limit on an image's height
 _LOCK = threading.Lock()
 _ENGINE: Any = None
 
@@ -132,6 +133,22 @@ def tesseract_cells(crops: list[Image], dpi: float) -> list[str] | None:
     white gutters, so a page costs one tesseract run."""
     if not crops or tesseract_missing() is not None:
         return None if crops else []
+    out: list[str] = []
+    start = 0
+    while start < len(crops):  # tesseract refuses images over 32767 pixels high: one run per slice
+        end, height = start, 40
+        while end < len(crops) and (end == start or height + crops[end].shape[0] + 40 <= _MAX_MOSAIC):
+            height += crops[end].shape[0] + 40
+            end += 1
+        part = _tesseract_mosaic(crops[start:end], dpi)
+        if part is None:
+            return None
+        out.extend(part)
+        start = end
+    return out
+
+
+def _tesseract_mosaic(crops: list[Image], dpi: float) -> list[str] | None:
     from PIL import Image as PILImage
 
     gap = 40

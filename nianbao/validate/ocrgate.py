@@ -5,7 +5,8 @@ OCR misreads digits (3↔8, 1↔7, a lost 0) with full confidence, so neither th
 reading can vouch for a number. A cell read by OCR is published (``derivation = "ocr"``) only if
 
 (a) **agreement**: the second engine (tesseract, digits only) read the same value (for a blank: neither
-    engine read anything; for "/": both read a not-applicable mark); or
+    engine read anything; for "/": both read a not-applicable mark); or tesseract read the same on a second
+    try at the cleaned crop (``OcrRead.retry``) and no identity containing the cell fails; or
 (b) **identities**: the cell is a number and every template identity (勾稽关系, ``nianbao.validate.identities``) containing it can be
     evaluated and balances with it (there is at least one); or
 (c) **one-digit fix**: an identity containing it fails, and changing one digit of one of its cells is the
@@ -173,6 +174,7 @@ def gate_ocr(tables: list[TableResult], cells: list[CellValue], problems: list[P
                                    if c.table not in doubtful and (c.table, c.key1) not in positional}
     ok: dict[Key, CellValue] = {}
     why: dict[Key, tuple[str, str]] = {}
+    retried: set[Key] = set()  # agreed only on tesseract's second try: no identity containing it may fail
     for key, c in keyed.items():
         read = _read_for(c, reads)
         if c.derivation != "printed":
@@ -184,6 +186,9 @@ def gate_ocr(tables: list[TableResult], cells: list[CellValue], problems: list[P
                         "short stroke that both engines can miss")
         elif read is not None and _same(parse_value(c.raw), read.second):
             ok[key] = replace(c, derivation="ocr")
+        elif read is not None and _same(parse_value(c.raw), read.retry):
+            ok[key] = replace(c, derivation="ocr")
+            retried.add(key)
         else:
             second = "no second reading" if read is None or read.second is None else f"tesseract read {read.second!r}"
             why[key] = ("ocr_disagreement", f"RapidOCR read {c.raw!r}, {second}")
@@ -210,7 +215,7 @@ def gate_ocr(tables: list[TableResult], cells: list[CellValue], problems: list[P
             key, value = fixes[0]
             c = work[key]
             read = _read_for(c, reads)
-            confirm = next((t for t in ((read.second, read.rescaled) if read else ()) if t is not None
+            confirm = next((t for t in ((read.second, read.rescaled, read.retry) if read else ()) if t is not None
                             and parse_value(t).kind == "number" and parse_value(t).value == value), None)
             if confirm is None or key in ok:
                 continue
@@ -226,6 +231,12 @@ def gate_ocr(tables: list[TableResult], cells: list[CellValue], problems: list[P
             changed = True
         if not changed:
             break
+    work = {**keyed, **corrected}
+    for key in sorted(k for k in retried if k in ok and k not in corrected):
+        if any(_status(e, work) is False for e in eqs if key in e.parts or key in e.total):
+            del ok[key]
+            why[key] = ("ocr_unbalanced", f"RapidOCR read {keyed[key].raw!r}, tesseract the same only on a second "
+                        "try; an identity containing it does not balance")
     for key, (code, msg) in why.items():
         c = keyed[key]
         out_problems.append(Problem(code, "warning", c.table, f"not published: {msg}. Check it against the scan",
