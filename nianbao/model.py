@@ -104,7 +104,8 @@ class OcrRead:
     not run), ``rescaled`` (RapidOCR on the crop at another scale; only where the two engines differ),
     ``ink`` (ink pixels inside the cell, rules excluded: 0 means nothing is printed there), ``retry``
     (tesseract again on the cleaned crop, only where the two engines differ: the reading equal to
-    ``primary`` if one is, else the last; None when not tried)."""
+    ``primary`` if one is, else the last; None when not tried), ``minus`` (for a non-zero number: whether the
+    pixels show a minus sign before it, None when they cannot tell or were not looked at)."""
 
     page: int
     bbox: tuple[float, float, float, float]
@@ -113,6 +114,7 @@ class OcrRead:
     rescaled: str | None
     ink: int
     retry: str | None = None
+    minus: bool | None = None
 
 
 @dataclass(frozen=True)

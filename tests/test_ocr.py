@@ -265,6 +265,51 @@ def test_a_red_seal_is_faded_and_print_under_it_kept() -> None:
     assert px.ink(grey[10:20]) == 0 and px.ink(grey[40:50]) > 0
 
 
+def _number_crop(text: str, blur: float = 0.0, fonts: tuple[str, ...] = ("wqy/wqy-zenhei.ttc",)) -> list[px.Grey]:
+    """The crop of a table cell printing ``text`` at 9 pt, 200 dpi, in each of the given fonts."""
+    from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+    out = []
+    for name in fonts:
+        img = Image.new("L", (110, 36), 255)
+        ImageDraw.Draw(img).text((55, 18), text, fill=0, anchor="mm",
+                                 font=ImageFont.truetype(f"/usr/share/fonts/truetype/{name}", 25))
+        if blur:
+            img = img.filter(ImageFilter.GaussianBlur(blur))
+        out.append(px.despeckle(np.asarray(img, dtype=np.uint8)))
+    return out
+
+
+@pytest.mark.parametrize("blur", [0.0, 1.2])
+def test_the_pixels_tell_a_minus_sign_or_say_they_cannot(blur: float) -> None:
+    fonts = ("wqy/wqy-zenhei.ttc", "dejavu/DejaVuSans.ttf", "dejavu/DejaVuSerif.ttf")
+    for text in ("-1", "-3", "-25", "-7", "-40"):
+        assert {px.minus_sign(c) for c in _number_crop(text, blur, fonts)} <= {True, None}, text
+    assert {px.minus_sign(c) for c in _number_crop("−8", blur, fonts[1:])} <= {True, None}  # U+2212
+    for text in ("3", "25", "60", "9", "1", "4", "7", "12"):
+        assert {px.minus_sign(c) for c in _number_crop(text, blur, fonts)} <= {False, None}, text
+    assert px.minus_sign(_number_crop("-3", blur)[0]) is True
+    assert px.minus_sign(_number_crop("3", blur)[0]) is False
+    # a mark before the digits that is no minus (a dot, a stroke at the baseline): cannot tell
+    assert px.minus_sign(_number_crop(".3", blur)[0]) is None
+    assert px.minus_sign(_number_crop("_3", blur)[0]) is None
+
+
+def test_a_signed_value_is_published_only_when_the_pixels_tell_its_sign() -> None:
+    change = ("proactive_disclosure", "rules", "change")
+    for raw, second, minus, published in (("2", "2", False, True), ("2", "2", True, False), ("2", "2", None, False),
+                                          ("-2", "-2", True, True), ("-2", "-2", False, False), ("-2", "2", True, False)):
+        tables, cells, doc = _report("2019")
+        cells.append(_cell(*change, raw, 499))
+        doc.ocr_reads.append(OcrRead(1, cells[-1].origin.bbox or PAGE, raw, second, None, 40, None, minus))
+        out, problems = gate_ocr(tables, cells, [], doc)
+        assert (change in _published(out)) is published, (raw, second, minus)
+        assert published or any(p.check in ("ocr_sign_unverified", "ocr_disagreement") and p.key2 == "change"
+                                for p in problems)
+        if published:
+            assert _published(out)[change].value == Decimal(raw)
+
+
 def test_the_ocr_models_come_with_the_wheel_and_load_without_network() -> None:
     code = ("import socket\n"
             "def no_net(*a, **k): raise OSError('network used')\n"

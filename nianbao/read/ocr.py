@@ -13,7 +13,8 @@ Per image (a whole scanned page, or the picture of a table on a page with text):
    (``OcrRead``): RapidOCR's, tesseract's (digits only, one run per page for all cells), its ink count,
    and where the two engines differ a RapidOCR re-read of the crop at 1.6x and tesseract's second tries
    (``retry``: after a median filter and with rule remnants removed, then enlarged and binarised). tesseract
-   reads the crops before despeckling, so the two readings do not share a preprocessing mistake. A cell that looks empty but
+   reads the crops before despeckling, so the two readings do not share a preprocessing mistake. For a
+   non-zero number, whether the pixels show a minus sign before it (``ocr_pixels.minus_sign``). A cell that looks empty but
    holds ink is read from its crop. The gate (``nianbao.validate.ocrgate``) publishes a number only on agreement.
 5. **Layout**: the characters and rules go through the layout engine the PDF reader uses (``nianbao.read.layout``:
    ``layout_page``, ``assemble``), so segmentation and mapping see the same model as for a PDF with text; pages and bboxes
@@ -221,8 +222,14 @@ def _read_cells(grey: px.Grey, plain: px.Grey, lats: Sequence[Lattice], chars: l
     rescaled = dict(zip(differ, eng.recognise([_pad(cells[i][1], _RESCALE, 10) for i in differ])))
     retries = _retry([plains[i] for i in differ], [strip_spaces(cells[i][2]) for i in differ], dpi) if second else []
     retry = dict(zip(differ, retries))
-    return [OcrRead(page_no, cell.bbox, strip_spaces(text), seconds.get(i, ""), rescaled.get(i), n, retry.get(i))
-            for i, (cell, _, text, n) in enumerate(cells)]
+    return [OcrRead(page_no, cell.bbox, strip_spaces(text), seconds.get(i, ""), rescaled.get(i), n, retry.get(i),
+                    px.minus_sign(crop) if _nonzero(text) else None)
+            for i, (cell, crop, text, n) in enumerate(cells)]
+
+
+def _nonzero(text: str) -> bool:
+    pv = parse_value(text)
+    return pv.kind == "number" and bool(pv.value)
 
 
 # tesseract's second tries at the cells it read differently from RapidOCR: its misses are mostly a lone digit

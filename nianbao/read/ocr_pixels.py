@@ -22,8 +22,20 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["MAX_SKEW", "PixelRule", "clean_cell", "clean_page", "despeckle", "erase_rules", "find_rules", "ink", "rotate",
-           "skew_angle", "unseal"]
+__all__ = [
+    "MAX_SKEW",
+    "PixelRule",
+    "clean_cell",
+    "clean_page",
+    "despeckle",
+    "erase_rules",
+    "find_rules",
+    "ink",
+    "minus_sign",
+    "rotate",
+    "skew_angle",
+    "unseal",
+]
 
 Grey = npt.NDArray[np.uint8]
 
@@ -163,7 +175,7 @@ def clean_cell(crop: Grey, *, median: bool, scale: float = 1.0, binarize: bool =
     enlarged by ``scale`` and, with ``binarize``, black and white by Otsu's threshold."""
     out = np.asarray(cv2.medianBlur(crop, 3), dtype=np.uint8) if median else crop.copy()
     _, bw = cv2.threshold(out, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(bw, connectivity=8)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(bw, connectivity=8)
     h, w = out.shape
     x, y, cw, ch = stats[:, 0], stats[:, 1], stats[:, 2], stats[:, 3]
     edge = (x == 0) | (y == 0) | (x + cw >= w) | (y + ch >= h)
@@ -174,3 +186,34 @@ def clean_cell(crop: Grey, *, median: bool, scale: float = 1.0, binarize: bool =
     if binarize:
         out = np.asarray(cv2.threshold(out, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)[1], dtype=np.uint8)
     return np.ascontiguousarray(out, dtype=np.uint8)
+
+
+def minus_sign(crop: Grey) -> bool | None:
+    """Given the (despeckled, rules erased) crop of a cell holding a number, return whether a minus sign is
+    printed before it: True when the only mark left of the digits is a short flat stroke at mid-height,
+    False when nothing lies left of the digits and the first digit's left edge is tall (a minus touching it
+    would make that edge a thin stroke), None when it cannot be told (any other mark, a thin left edge)."""
+    _, bw = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(bw, connectivity=8)
+    h, w = crop.shape
+    blobs = [(i, *(int(v) for v in stats[i, :4])) for i in range(1, n)
+             if stats[i, 4] > _SPECK and stats[i, 0] > 0 and stats[i, 1] > 0
+             and stats[i, 0] + stats[i, 2] < w and stats[i, 1] + stats[i, 3] < h]
+    if not blobs:
+        return None
+    tall = max(b[4] for b in blobs)
+    digits = [b for b in blobs if b[4] >= 0.6 * tall]
+    first = min(digits, key=lambda b: b[1])
+    top, bottom = min(b[2] for b in digits), max(b[2] + b[4] for b in digits)
+    left = [b for b in blobs if b[4] < 0.6 * tall and b[1] + b[3] / 2 < first[1]]
+    if not left:
+        i, x, y, _, bh = first
+        edge = labels[y:y + bh, x:x + max(1, round(0.2 * tall))] == i
+        rows = np.flatnonzero(edge.any(axis=1))
+        return False if rows.size and rows[-1] - rows[0] + 1 >= 0.5 * tall else None
+    if len(left) != 1:
+        return None
+    _, x, y, mw, mh = left[0]
+    mid = (y + mh / 2 - top) / max(1, bottom - top)
+    flat = mh <= 0.3 * tall and mw > mh and mw >= 0.2 * tall  # blur makes a thin stroke about as tall as wide
+    return True if flat and 0.3 <= mid <= 0.75 and x + mw <= first[1] + 1 else None

@@ -17,7 +17,8 @@ Everything else is withheld with a warning naming the reason: ``ocr_disagreement
 and no identity settles it), ``ocr_unbalanced`` (an identity containing it fails and no confirmed one-digit
 fix exists), ``ocr_not_a_number`` (text where a number belongs), ``ocr_not_read`` (a cell recovered by an
 identity rather than read), ``ocr_sign_unverified`` (a non-zero value in the 本年增/减 column, which may be
-negative: a minus sign is one short stroke that both engines can miss). Rows placed by template order
+negative: a minus sign is one short stroke that both engines can miss; such a value passes on to (a) only
+when the pixels of its cell tell the sign, ``OcrRead.minus``, and it matches). Rows placed by template order
 because their label could not be read are withheld (``ocr_unverified`` per row; their cells take no part in
 the identities): exchanged rows keep every identity balanced. A table with a duplicate row, or rows placed
 by position without the mapper naming them, is withheld whole. Table 1 has no identities, so its cells are
@@ -181,9 +182,12 @@ def gate_ocr(tables: list[TableResult], cells: list[CellValue], problems: list[P
             why[key] = ("ocr_not_read", "the value was recovered by an identity, not read")
         elif c.kind == "text":
             why[key] = ("ocr_not_a_number", f"text ({c.raw!r}) was read where a number belongs")
-        elif c.key2 in _SIGNED and c.kind == "number" and c.value:
+        elif c.key2 in _SIGNED and c.kind == "number" and c.value and (read is None or read.minus is None
+                                                                        or read.minus != (c.value < 0)):
+            seen = "the pixels do not show whether a minus sign is printed" if read is None or read.minus is None \
+                else f"the pixels {'show' if read.minus else 'show no'} minus sign"
             why[key] = ("ocr_sign_unverified", f"{c.raw!r} in a column that may be negative: a minus sign is one "
-                        "short stroke that both engines can miss")
+                        f"short stroke that both engines can miss, and {seen}")
         elif read is not None and _same(parse_value(c.raw), read.second):
             ok[key] = replace(c, derivation="ocr")
         elif read is not None and _same(parse_value(c.raw), read.retry):
