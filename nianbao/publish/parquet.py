@@ -143,7 +143,7 @@ def validate_frames(frames: dict[str, pl.DataFrame], lineage: Lineage, parser_ve
 
 # --- the local publish ---------------------------------------------------------------------
 
-def _published_counts(out: Path, years: list[int]) -> dict[int, int]:
+def published_counts(out: Path, years: list[int]) -> dict[int, int]:
     """Readable reports per year as committed (HEAD), or in a year's live partition when it predates the journal."""
     head = journal.read_head(out)
     counts: dict[int, int] = {}
@@ -158,7 +158,7 @@ def _published_counts(out: Path, years: list[int]) -> dict[int, int]:
     return counts
 
 
-def _legacy_meta(out: Path, year: int) -> dict[str, Any]:
+def legacy_meta(out: Path, year: int) -> dict[str, Any]:
     files = sorted(journal.live_dir(out, "reports", year).glob("*.parquet"))
     reports = (pl.read_parquet(files, columns=["report_id", "report_year", "status"]) if files
                else pl.DataFrame(schema={"report_id": pl.String, "report_year": pl.Int32, "status": pl.String}))
@@ -185,11 +185,11 @@ def write_partitions(frames: dict[str, pl.DataFrame], out: Path, years: list[int
     out.mkdir(parents=True, exist_ok=True)
     datasets = list(DATASET_NAMES)
     with journal.session(out, years, datasets, lock_timeout) as scratch:
-        check_contract(frames["reports"], years, _published_counts(out, years), allow_shrink=allow_shrink,
+        check_contract(frames["reports"], years, published_counts(out, years), allow_shrink=allow_shrink,
                        where=where)
         journal.step("checked")
-        meta = _parquet_metadata(metadata)
-        staged: dict[int, dict[str, tuple[str, bytes]]] = {y: {} for y in years}
+        meta = parquet_metadata(metadata)
+        staged: dict[int, dict[str, tuple[str, bytes | Path]]] = {y: {} for y in years}
         files: list[dict[str, Any]] = []
         for name, year, part in _partitions(frames, years):
             buf = io.BytesIO()
@@ -205,7 +205,7 @@ def write_partitions(frames: dict[str, pl.DataFrame], out: Path, years: list[int
                      "files": {f["dataset"]: {k: f[k] for k in ("rows", "bytes", "sha256")}
                                for f in files if f["report_year"] == y}} for y in years}
         journal.publish_versions(out, staged, metas, datasets, scratch=scratch,
-                                 legacy_meta={y: _legacy_meta(out, y) for y in years},
+                                 legacy_meta={y: legacy_meta(out, y) for y in years},
                                  keep_versions=keep_versions, what=f"publish {batch_id}")
     return files
 
@@ -235,13 +235,17 @@ def _partitions(frames: dict[str, pl.DataFrame], years: list[int]) -> Iterator[t
     for name in DATASET_NAMES:
         df = frames[name]
         for year in years:
-            part = df.filter(pl.col("report_year") == year)
-            sort_cols = [c for c in ("report_id", *TABLE_KEY_COLUMNS.get(name, ()), "section_no", "check", "key1",
-                                     "key2") if c in part.columns]
-            yield name, year, part.sort(sort_cols, nulls_last=True, maintain_order=True)
+            yield name, year, sort_partition(name, df.filter(pl.col("report_year") == year))
 
 
-def _parquet_metadata(metadata: dict[str, str] | None) -> dict[str, str]:
+def sort_partition(name: str, part: pl.DataFrame) -> pl.DataFrame:
+    """The rows of a dataset in their stable order: by report, then by the dataset's keys."""
+    sort_cols = [c for c in ("report_id", *TABLE_KEY_COLUMNS.get(name, ()), "section_no", "check", "key1",
+                             "key2") if c in part.columns]
+    return part.sort(sort_cols, nulls_last=True, maintain_order=True)
+
+
+def parquet_metadata(metadata: dict[str, str] | None) -> dict[str, str]:
     return {"nianbao": json.dumps(metadata or {}, ensure_ascii=False)}
 
 
@@ -262,7 +266,7 @@ def write_partitions_to_store(frames: dict[str, pl.DataFrame], store: ObjectStor
             "bucket exists, the credentials and the endpoint (setting s3_endpoint_url or AWS_ENDPOINT_URL); the "
             "last published output is intact, rerun the batch once the store is reachable") from exc
     check_contract(frames["reports"], years, readable_counts(published), allow_shrink=allow_shrink, where=store.uri)
-    meta = _parquet_metadata(metadata)
+    meta = parquet_metadata(metadata)
 
     def encoded() -> Iterator[tuple[str, int, int, bytes]]:
         for name, year, part in _partitions(frames, years):
