@@ -78,8 +78,9 @@ def test_a_file_changed_between_hash_and_parse_is_published_as_the_bytes_hashed(
     from nianbao.batch.cache import ResultCache, result_key
     from nianbao.ingest.sources import SourceItem
     from nianbao.pipeline import process_bytes
+    from nianbao.publish.parquet import publish_results as publish_batch
+    from nianbao.runtime.report import ingest_item, process_ingested
     from nianbao.settings import Settings
-    from tasks.report_tasks import ingest_item, process_ingested, publish_batch
 
     cfg = Settings(cache_dir=str(tmp_path / "cache"), report_timeout_seconds=60)
     path = tmp_path / "report.txt"
@@ -110,8 +111,8 @@ def test_a_file_changed_while_it_is_read_is_never_published_or_cached(tmp_path: 
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     from nianbao.ingest import local
     from nianbao.ingest.sources import SourceItem
+    from nianbao.runtime.report import ingest_item, process_ingested
     from nianbao.settings import Settings
-    from tasks.report_tasks import ingest_item, process_ingested
 
     cfg = Settings(cache_dir=str(tmp_path / "cache"))
     path = tmp_path / "report.txt"

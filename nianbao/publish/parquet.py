@@ -28,6 +28,7 @@ from typing import Any
 import polars as pl
 from pandera.errors import SchemaErrors
 
+from nianbao import PARSER_VERSION
 from nianbao.location import is_remote
 from nianbao.publish import journal
 from nianbao.publish.contract import READABLE, check_contract, readable_counts, readable_ids
@@ -277,6 +278,30 @@ def write_partitions_to_store(frames: dict[str, pl.DataFrame], store: ObjectStor
     return publish_to_store(store, encoded(), batch_id, sorted(set(years)), list(DATASET_NAMES))
 
 
+def publish_results(results: list[ReportResult], year_of: dict[str, int], years: list[int], out_dir: str,
+                    batch_id: str, flow_run_id: str | None, metadata: dict[str, str],
+                    settings: Any = None) -> list[dict[str, Any]]:
+    """Publish results held in memory (small batches, tools and tests; the flow publishes staged chunks):
+    build, validate and write the partitions of ``years`` to a local folder or an object store; return the
+    files with their sha256 and the inputs of each."""
+    lineage = Lineage(batch_id, flow_run_id)
+    frames = validate_frames(build_frames(results, year_of, lineage), lineage,
+                             results[0].parser_version if results else PARSER_VERSION)
+    shrink = bool(settings and settings.allow_shrink)
+    if is_remote(out_dir):
+        files = write_partitions_to_store(frames, open_store(out_dir, settings), years, batch_id, metadata,
+                                          allow_shrink=shrink)
+    else:
+        files = write_partitions(frames, Path(out_dir), years, batch_id, metadata, allow_shrink=shrink,
+                                 lock_timeout=settings.publish_lock_timeout_seconds if settings else 0.0)
+    inputs_of: dict[int, list[str]] = {}
+    for report_id, y in year_of.items():
+        inputs_of.setdefault(y, []).append(report_id)
+    for f in files:
+        f["inputs"] = sorted(inputs_of.get(f["report_year"], []))
+    return files
+
+
 def read_dataset(out: Path | str, name: str, settings: Any = None) -> pl.DataFrame:
     """Read a published dataset back as committed (the versions HEAD names; the live partitions equal them
     once a publish or recovery has finished). ``out`` may be an object store URI (``settings`` gives its
@@ -297,6 +322,7 @@ __all__ = [
     "DATASETS",
     "Lineage",
     "build_frames",
+    "publish_results",
     "published_years",
     "read_dataset",
     "recover",

@@ -38,10 +38,12 @@ from schemas import DATASET_NAMES, polars_schema
 
 @dataclass(frozen=True)
 class StagedChunk:
-    """A staged chunk: its folder and, per partition year, the reports whose rows it contributes."""
+    """A staged chunk: its folder, per partition year the reports whose rows it contributes, and the digest
+    of its staged files."""
 
     folder: str
     owned: dict[int, list[str]]
+    digest: str
 
 
 @dataclass(frozen=True)
@@ -60,13 +62,13 @@ WriteYear = Callable[[Path, int], dict[str, PartFile]]
 
 
 def content_key(year: int, chunks: list[StagedChunk], extras: dict[str, list[Problem]], parser_version: str) -> str:
-    """A fingerprint of what ``year`` would publish: the staged chunks (their folders are named by their
-    content key), the reports taken from each, and the problems the batch adds to them."""
+    """A fingerprint of what ``year`` would publish: the staged chunks' files (their digests), the reports
+    taken from each, in order, and the problems the batch adds to them."""
     h = hashlib.sha256(f"{year}|{parser_version}|".encode())
-    for c in sorted(chunks, key=lambda c: c.folder):
+    for c in chunks:
         ids = sorted(c.owned.get(year, []))
         if ids:
-            h.update(json.dumps([Path(c.folder).name, ids]).encode())
+            h.update(json.dumps([c.digest, ids]).encode())
     for rid in sorted(extras):
         h.update(json.dumps([rid, [(p.check, p.message) for p in extras[rid]]], ensure_ascii=False).encode())
     return h.hexdigest()

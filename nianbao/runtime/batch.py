@@ -19,7 +19,7 @@ from nianbao.batch.plan import BatchPlan, assign_years, drop_duplicates
 from nianbao.publish.parquet import Lineage
 from nianbao.publish.staged import Published, StagedChunk, open_sink, publish_staged
 from nianbao.results import Problem, ReportResult
-from nianbao.runtime.chunk import Chunk, ReportRecord, run_chunk
+from nianbao.runtime.chunk import Chunk, ReportRecord, run_chunk, staged_digest
 from nianbao.runtime.report import Ingested, ReportOutcome, unfetched_result
 from nianbao.settings import Settings
 
@@ -57,7 +57,7 @@ def plan_batch(records: list[ReportRecord], chunks: list[Chunk], year: int | Non
         y = plan.year_of.get(r.report_id)
         if y is not None:
             owned.setdefault(owner[id(r)], {}).setdefault(y, []).append(r.report_id)
-    staged = [StagedChunk(folders[k], o) for k, o in owned.items()]
+    staged = [StagedChunk(folders[k], o, staged_digest(folders[k])) for k, o in owned.items()]
     extras = {r.report_id: list(r.problems) for r in results if r.problems and r.report_id in plan.year_of}
     return BatchOutcome(records, results, plan, staged, extras)
 

@@ -39,6 +39,7 @@ from nianbao.settings import Settings
 from schemas import DATASET_NAMES, polars_schema
 
 RECORDS = "records.pkl"
+DIGEST = "digest"  # sha256 over the staged files: what the chunk contributes, however its key was made
 # Settings that change what a parse returns: part of every chunk's key.
 PARSE_SETTINGS = ("max_file_bytes", "max_pages", "ocr", "pdf_text_source")
 
@@ -152,6 +153,17 @@ def stage_results(results: list[ReportResult], folder: Path, year: int | None) -
         sort_partition(name, frames[name]).write_parquet(folder / f"{name}.parquet", compression="zstd")
 
 
+def _first_copies(results: list[ReportResult]) -> list[ReportResult]:
+    """One result per report id (the same bytes given twice): rows are staged once, for the first input."""
+    seen: set[str] = set()
+    kept = []
+    for r in results:
+        if r.report_id not in seen:
+            seen.add(r.report_id)
+            kept.append(r)
+    return kept
+
+
 def run_chunk(chunk: Chunk, settings: Settings, year: int | None, log: Log | None = None,
               process: Callable[[SourceItem, Settings, int | None, Log | None], ReportOutcome] = process_item
               ) -> list[ReportRecord]:
@@ -163,7 +175,8 @@ def run_chunk(chunk: Chunk, settings: Settings, year: int | None, log: Log | Non
     tmp = final.parent / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir(parents=True)
     try:
-        stage_results([o.result for _, o in outcomes], tmp, year)
+        stage_results(_first_copies([o.result for _, o in outcomes]), tmp, year)
+        (tmp / DIGEST).write_text(files_digest(tmp))
         (tmp / RECORDS).write_bytes(pickle.dumps(records))
         if final.exists():  # a stale or concurrent staging of the same key: the same content
             shutil.rmtree(final, ignore_errors=True)
@@ -171,6 +184,19 @@ def run_chunk(chunk: Chunk, settings: Settings, year: int | None, log: Log | Non
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return records
+
+
+def files_digest(folder: Path) -> str:
+    """sha256 over a staged chunk's dataset files, in dataset order."""
+    h = hashlib.sha256()
+    for name in DATASET_NAMES:
+        h.update(name.encode() + b"\0" + (folder / f"{name}.parquet").read_bytes())
+    return h.hexdigest()
+
+
+def staged_digest(folder: str) -> str:
+    """The digest a staged chunk recorded."""
+    return (Path(folder) / DIGEST).read_text().strip()
 
 
 def load_records(chunk: Chunk) -> list[ReportRecord]:
