@@ -38,12 +38,10 @@ from schemas import DATASET_NAMES, polars_schema
 
 @dataclass(frozen=True)
 class StagedChunk:
-    """A staged chunk: its folder, per partition year the reports whose rows it contributes, and the digest
-    of its staged files."""
+    """A staged chunk: its folder and, per partition year, the reports whose rows it contributes."""
 
     folder: str
     owned: dict[int, list[str]]
-    digest: str
 
 
 @dataclass(frozen=True)
@@ -61,14 +59,11 @@ class PartFile:
 WriteYear = Callable[[Path, int], dict[str, PartFile]]
 
 
-def content_key(year: int, chunks: list[StagedChunk], extras: dict[str, list[Problem]], parser_version: str) -> str:
-    """A fingerprint of what ``year`` would publish: the staged chunks' files (their digests), the reports
-    taken from each, in order, and the problems the batch adds to them."""
+def content_key(year: int, fingerprints: list[str], extras: dict[str, list[Problem]], parser_version: str) -> str:
+    """A fingerprint of what ``year`` would publish: its reports' fingerprints (each says what the report's
+    rows depend on), in order, and the problems the batch adds to them."""
     h = hashlib.sha256(f"{year}|{parser_version}|".encode())
-    for c in chunks:
-        ids = sorted(c.owned.get(year, []))
-        if ids:
-            h.update(json.dumps([c.digest, ids]).encode())
+    h.update(json.dumps(fingerprints).encode())
     for rid in sorted(extras):
         h.update(json.dumps([rid, [(p.check, p.message) for p in extras[rid]]], ensure_ascii=False).encode())
     return h.hexdigest()
@@ -213,15 +208,15 @@ class Published:
 
 
 def publish_staged(sink: Sink, chunks: list[StagedChunk], year_of: dict[str, int], years: list[int],
-                   extras: dict[str, list[Problem]], reports: pl.DataFrame, lineage: Lineage,
+                   extras: dict[str, list[Problem]], fingerprints: dict[int, list[str]], reports: pl.DataFrame, lineage: Lineage,
                    metadata: dict[str, str] | None, parser_version: str, allow_shrink: bool) -> Published:
     """Publish the years of a batch from its staged chunks: the years whose content changed, in one commit.
 
     ``reports`` is a light frame (report_id, report_year, status) of the reports the plan publishes, for the
     contract. Raises what the contract raises (``NothingToPublishError``, ``PublishRefusedError``) before
     anything is written; a year with nothing readable is still checked (an empty batch never publishes)."""
-    keys = {y: content_key(y, chunks, {r: p for r, p in extras.items() if year_of.get(r) == y}, parser_version)
-            for y in years}
+    keys = {y: content_key(y, fingerprints.get(y, []), {r: p for r, p in extras.items() if year_of.get(r) == y},
+                           parser_version) for y in years}
     check_contract(reports, years, {}, allow_shrink=True, where=sink.where)
     same = sink.unchanged(keys)
     todo = [y for y in years if y not in same]

@@ -19,7 +19,7 @@ from nianbao.batch.plan import BatchPlan, assign_years, drop_duplicates
 from nianbao.publish.parquet import Lineage
 from nianbao.publish.staged import Published, StagedChunk, open_sink, publish_staged
 from nianbao.results import Problem, ReportResult
-from nianbao.runtime.chunk import Chunk, ReportRecord, run_chunk, staged_digest
+from nianbao.runtime.chunk import Chunk, ReportRecord, run_chunk
 from nianbao.runtime.report import Ingested, ReportOutcome, unfetched_result
 from nianbao.settings import Settings
 
@@ -33,6 +33,7 @@ class BatchOutcome:
     plan: BatchPlan
     staged: list[StagedChunk]
     extras: dict[str, list[Problem]]
+    fingerprints: dict[int, list[str]]  # per year, the fingerprints of the reports it publishes, in order
 
     def reports_frame(self) -> pl.DataFrame:
         """(report_id, report_year, status) of the reports published, for the publish contract."""
@@ -51,15 +52,20 @@ def plan_batch(records: list[ReportRecord], chunks: list[Chunk], year: int | Non
     results = drop_duplicates([r.result for r in records])
     plan = assign_years(results, year, published_elsewhere)
     owner = {id(rec.result): rec.chunk for rec in records}
+    prints = {id(rec.result): rec.fingerprint for rec in records}
     folders = {c.key: c.folder for c in chunks}
     owned: dict[str, dict[int, list[str]]] = {}
     for r in results:
         y = plan.year_of.get(r.report_id)
         if y is not None:
             owned.setdefault(owner[id(r)], {}).setdefault(y, []).append(r.report_id)
-    staged = [StagedChunk(folders[k], o, staged_digest(folders[k])) for k, o in owned.items()]
+    staged = [StagedChunk(folders[k], o) for k, o in owned.items()]
     extras = {r.report_id: list(r.problems) for r in results if r.problems and r.report_id in plan.year_of}
-    return BatchOutcome(records, results, plan, staged, extras)
+    fingerprints: dict[int, list[str]] = {}
+    for r in results:
+        if r.report_id in plan.year_of:
+            fingerprints.setdefault(plan.year_of[r.report_id], []).append(prints[id(r)])
+    return BatchOutcome(records, results, plan, staged, extras, fingerprints)
 
 
 def lost_chunk(chunk: Chunk, exc: BaseException, settings: Settings, year: int | None) -> list[ReportRecord]:
@@ -142,6 +148,6 @@ def publish_batch(batch: BatchOutcome, settings: Settings, batch_id: str, flow_r
     """Publish the batch's years from its staged chunks to the output of ``settings`` (local or object store)."""
     sink = open_sink(settings.out_dir, settings, cache_root(settings) / "tmp")
     metadata = {"batch_id": batch_id, "parser_version": nianbao.PARSER_VERSION, "code_version": nianbao.__version__}
-    return publish_staged(sink, batch.staged, batch.plan.year_of, batch.plan.years, batch.extras,
+    return publish_staged(sink, batch.staged, batch.plan.year_of, batch.plan.years, batch.extras, batch.fingerprints,
                           batch.reports_frame(), Lineage(batch_id, flow_run_id), metadata, nianbao.PARSER_VERSION,
                           settings.allow_shrink)

@@ -39,7 +39,6 @@ from nianbao.settings import Settings
 from schemas import DATASET_NAMES, polars_schema
 
 RECORDS = "records.pkl"
-DIGEST = "digest"  # sha256 over the staged files: what the chunk contributes, however its key was made
 # Settings that change what a parse returns: part of every chunk's key.
 PARSE_SETTINGS = ("max_file_bytes", "max_pages", "ocr", "pdf_text_source")
 
@@ -63,6 +62,7 @@ class ReportRecord:
     item_agency: str | None
     cache_hit: bool
     worker: str
+    fingerprint: str = ""  # what the report's staged rows depend on (see ``fingerprint``)
 
 
 @dataclass
@@ -89,6 +89,14 @@ def scope_of(year: int | None) -> str:
     return str(year) if year is not None else "all"
 
 
+def code_and_settings(settings: Settings, year: int | None) -> str:
+    """The part of every key that is not the inputs: the year, the parser, schema and code versions, and the
+    settings that change a parse."""
+    return json.dumps({"year": year, "parser": nianbao.PARSER_VERSION, "code": nianbao.__version__,
+                       "schema": {d: str(polars_schema(d)) for d in DATASET_NAMES},
+                       "settings": {k: getattr(settings, k) for k in PARSE_SETTINGS}}, sort_keys=True)
+
+
 def _item_fingerprint(item: SourceItem) -> tuple[str, bool]:
     """(fingerprint, whether it is stable): a local file by its stat, a web input never stable."""
     desc = json.dumps(dataclasses.asdict(item), sort_keys=True, ensure_ascii=False)
@@ -112,9 +120,7 @@ def plan_chunks(items: list[SourceItem], settings: Settings, year: int | None) -
     for index, item in enumerate(items):
         b = int.from_bytes(hashlib.sha256(item.uri.encode()).digest()[:8], "big") % n
         buckets.setdefault(b, []).append((index, item))
-    common = json.dumps({"year": year, "parser": nianbao.PARSER_VERSION, "code": nianbao.__version__,
-                         "schema": {d: str(polars_schema(d)) for d in DATASET_NAMES},
-                         "settings": {k: getattr(settings, k) for k in PARSE_SETTINGS}}, sort_keys=True)
+    common = code_and_settings(settings, year)
     root = staging_root(settings) / scope_of(year)
     chunks = []
     for b in sorted(buckets):
@@ -131,13 +137,21 @@ def plan_chunks(items: list[SourceItem], settings: Settings, year: int | None) -
     return chunks
 
 
-def _record(o: ReportOutcome, index: int, chunk: str) -> ReportRecord:
+def fingerprint(r: ReportResult, item: SourceItem, common: str) -> str:
+    """What a report's staged rows depend on: its bytes (the report id), where they came from, how it ended,
+    and the settings and code (``common``). Equal fingerprints: equal rows (the parse time aside)."""
+    desc = json.dumps([r.report_id, r.source_uri, r.status, r.error, r.error_message, len(r.cells), len(r.problems),
+                       dataclasses.asdict(item)], ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256((common + desc).encode()).hexdigest()
+
+
+def _record(o: ReportOutcome, index: int, chunk: str, common: str) -> ReportRecord:
     r = o.result
     light = dataclasses.replace(r, cells=[], sections=[], problems=[])
     ing = o.ingested
     return ReportRecord(light, index, chunk, len(r.cells), len(r.problems), dict(Counter(p.check for p in r.problems)),
                         ing.sha256, ing.size, ing.how, ing.attempts, ing.seconds, ing.item.agency, o.cache_hit,
-                        o.worker)
+                        o.worker, fingerprint(r, ing.item, common))
 
 
 def provisional_year(r: ReportResult, year: int | None) -> int:
@@ -170,13 +184,13 @@ def run_chunk(chunk: Chunk, settings: Settings, year: int | None, log: Log | Non
     """Process a chunk's reports one after another, stage their rows, return their records. The staging
     folder appears complete or not at all (written aside, renamed into place with the records last)."""
     outcomes = [(index, process(item, settings, year, log)) for index, item in chunk.items]
-    records = [_record(o, index, chunk.key) for index, o in outcomes]
+    common = code_and_settings(settings, year)
+    records = [_record(o, index, chunk.key, common) for index, o in outcomes]
     final = Path(chunk.folder)
     tmp = final.parent / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir(parents=True)
     try:
         stage_results(_first_copies([o.result for _, o in outcomes]), tmp, year)
-        (tmp / DIGEST).write_text(files_digest(tmp))
         (tmp / RECORDS).write_bytes(pickle.dumps(records))
         if final.exists():  # a stale or concurrent staging of the same key: the same content
             shutil.rmtree(final, ignore_errors=True)
@@ -184,19 +198,6 @@ def run_chunk(chunk: Chunk, settings: Settings, year: int | None, log: Log | Non
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return records
-
-
-def files_digest(folder: Path) -> str:
-    """sha256 over a staged chunk's dataset files, in dataset order."""
-    h = hashlib.sha256()
-    for name in DATASET_NAMES:
-        h.update(name.encode() + b"\0" + (folder / f"{name}.parquet").read_bytes())
-    return h.hexdigest()
-
-
-def staged_digest(folder: str) -> str:
-    """The digest a staged chunk recorded."""
-    return (Path(folder) / DIGEST).read_text().strip()
 
 
 def load_records(chunk: Chunk) -> list[ReportRecord]:
