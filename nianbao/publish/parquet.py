@@ -302,6 +302,18 @@ def publish_results(results: list[ReportResult], year_of: dict[str, int], years:
     return files
 
 
+def scan_dataset(out: Path | str, name: str) -> pl.LazyFrame:
+    """A lazy scan of a local published dataset as committed: a reader that filters and selects columns
+    holds only what it keeps (the cross-year checks read a few cells per report, not every year's rows)."""
+    root = Path(out) / name
+    committed = journal.committed_files(Path(out), name)
+    files = (sorted(str(p) for p in root.glob("report_year=*/*.parquet")) if committed is None
+             else [str(p) for p in committed])
+    if not files:
+        return pl.LazyFrame(schema=polars_schema(name))
+    return pl.scan_parquet(files, hive_partitioning=False, glob=False).select(list(polars_schema(name)))
+
+
 def read_dataset(out: Path | str, name: str, settings: Any = None) -> pl.DataFrame:
     """Read a published dataset back as committed (the versions HEAD names; the live partitions equal them
     once a publish or recovery has finished). ``out`` may be an object store URI (``settings`` gives its
@@ -327,6 +339,7 @@ __all__ = [
     "read_dataset",
     "recover",
     "rollback",
+    "scan_dataset",
     "validate_frames",
     "write_partitions",
     "write_partitions_to_store",
