@@ -180,7 +180,8 @@ _CHECKS: tuple[Code, ...] = (
          "Read the cell on the scan (page link)."),
     Code("ocr_sign_unverified", "check", _W, "withheld", _PRO,
          "A non-zero OCR'd value in the 本年增/减 column (which may be negative) was not published: a minus "
-         "sign is one short stroke that both engines can miss (actual = the reading).",
+         "sign is one short stroke that both engines can miss, and the cell's pixels did not show whether one is "
+         "printed, or showed the other sign (actual = the reading).",
          "Read the cell on the scan (page link), sign included."),
     Code("ocr_not_read", "check", _W, "withheld", _ANY_TABLE,
          "A cell of an OCR'd table was recovered by an identity rather than read; not published.",
