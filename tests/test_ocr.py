@@ -293,6 +293,10 @@ def test_the_pixels_tell_a_minus_sign_or_say_they_cannot(blur: float) -> None:
     # a mark before the digits that is no minus (a dot, a stroke at the baseline): cannot tell
     assert px.minus_sign(_number_crop(".3", blur)[0]) is None
     assert px.minus_sign(_number_crop("_3", blur)[0]) is None
+    # a minus cut by the crop's edge (a wide number in a narrow cell) is not taken for nothing
+    crop = _number_crop("-3", blur)[0]
+    cols = np.flatnonzero((crop < 128).any(axis=0))
+    assert px.minus_sign(crop[:, cols[0] + 1:]) is None
 
 
 def test_a_signed_value_is_published_only_when_the_pixels_tell_its_sign() -> None:

@@ -196,15 +196,16 @@ def minus_sign(crop: Grey) -> bool | None:
     _, bw = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(bw, connectivity=8)
     h, w = crop.shape
-    blobs = [(i, *(int(v) for v in stats[i, :4])) for i in range(1, n)
-             if stats[i, 4] > _SPECK and stats[i, 0] > 0 and stats[i, 1] > 0
-             and stats[i, 0] + stats[i, 2] < w and stats[i, 1] + stats[i, 3] < h]
+    every = [(i, *(int(v) for v in stats[i, :4])) for i in range(1, n) if stats[i, 4] > _SPECK]
+    blobs = [b for b in every if b[1] > 0 and b[2] > 0 and b[1] + b[3] < w and b[2] + b[4] < h]
     if not blobs:
         return None
     tall = max(b[4] for b in blobs)
     digits = [b for b in blobs if b[4] >= 0.6 * tall]
     first = min(digits, key=lambda b: b[1])
     top, bottom = min(b[2] for b in digits), max(b[2] + b[4] for b in digits)
+    if any(b not in blobs and b[1] + b[3] / 2 < first[1] and b[2] < bottom and b[2] + b[4] > top for b in every):
+        return None  # a mark cut by the crop's edge before the digits, at their height: it may be a minus
     left = [b for b in blobs if b[4] < 0.6 * tall and b[1] + b[3] / 2 < first[1]]
     if not left:
         i, x, y, _, bh = first
