@@ -370,12 +370,13 @@ def _score(result: ReportResult, gold: dict[str, Any]) -> dict[str, int]:
     return {"gold": len(g), "correct": correct, "wrong": wrong}
 
 
-# (degradation, source, recall floor): floors measured with rapidocr 3.10.0 / tesseract 5.3.0
+# (degradation, source, recall floor): floors just under what was measured with rapidocr 3.10.0 / tesseract 5.3.0
+# (2026-12-06: mixed 174/198, rotate 200/200, image_tables 195/198)
 SCANS = [
-    ("mixed", "gen-002-rl-emb-grid-2019", 0.5),
-    ("rotate", "gen-025-rl-cid-grid-2021", 0.9),
-    # born-digital, tables as pictures: 184 of 198 since signed 本年增/减 values are withheld (the goal of 0.95 is not met)
-    ("image_tables", "gen-040-rl-emb-grid-2019", 0.92),
+    ("mixed", "gen-002-rl-emb-grid-2019", 0.87),
+    ("rotate", "gen-025-rl-cid-grid-2021", 0.99),
+    # born-digital, tables as pictures (goal 0.95)
+    ("image_tables", "gen-040-rl-emb-grid-2019", 0.98),
 ]
 
 
