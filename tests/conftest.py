@@ -14,6 +14,11 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
 CORPUS = FIXTURES / "corpus"
 
+# tools/ is a folder of scripts, not a package: they import each other by module name (a script's own folder is
+# on sys.path when it runs), and the tests import them the same way (``import generate_layouts``).
+if str(ROOT / "tools") not in sys.path:
+    sys.path.append(str(ROOT / "tools"))
+
 # Prefect must never reach the network or the user's own profile from the tests.
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="nianbao-prefect-"))
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
