@@ -1,7 +1,8 @@
 """The architecture as a tested contract: import-linter's layers (pyproject.toml [tool.importlinter]).
 
 The first test runs the contracts on the real tree; the second proves they can fail, by running them on a
-copy of the tree with one upward import planted (a reader importing the publish step).
+copy of the tree with one upward import planted (a reader importing the publish step), then a cycle inside a
+package (the input type importing the folder walk).
 """
 
 from __future__ import annotations
@@ -33,10 +34,18 @@ def test_an_upward_import_breaks_the_layers_contract(tmp_path: Path) -> None:
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     assert _lint(tmp_path).returncode == 0  # the copy alone is clean
     text_reader = tmp_path / "nianbao" / "read" / "text.py"
-    text_reader.write_text(text_reader.read_text() + "\nfrom nianbao.publish import parquet  # planted\n")
+    clean = text_reader.read_text()
+    text_reader.write_text(clean + "\nfrom nianbao.publish import parquet  # planted\n")
     out = _lint(tmp_path)
     assert out.returncode != 0
     assert "nianbao.read.text -> nianbao.publish.parquet" in out.stdout
+    # A cycle inside one package breaks the acyclic contract: the input type importing the folder walk.
+    text_reader.write_text(clean)
+    item = tmp_path / "nianbao" / "ingest" / "item.py"
+    item.write_text(item.read_text() + "\nfrom nianbao.ingest import walk  # planted\n")
+    out = _lint(tmp_path)
+    assert out.returncode != 0
+    assert "No cycles are allowed in nianbao.ingest" in out.stdout
 
 
 def _private_imports(root: Path) -> list[str]:
