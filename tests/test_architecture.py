@@ -7,6 +7,7 @@ package (the input type importing the folder walk).
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -70,3 +71,36 @@ def test_no_private_name_is_imported_across_modules(tmp_path: Path) -> None:
     planted.parent.mkdir(parents=True)
     planted.write_text("from nianbao.read.pdf import _private\n")
     assert _private_imports(tmp_path) == ["nianbao/read/x.py: nianbao.read.pdf._private"]
+
+
+def _readme_map() -> list[list[str]]:
+    """The modules and packages named in each row of README's architecture table, as dotted names."""
+    section = (ROOT / "README.md").read_text(encoding="utf-8").split("## How it works", 1)[1].split("\n## ", 1)[0]
+    rows = []
+    for line in section.splitlines():
+        if not line.startswith("| ") or line.startswith("| package"):
+            continue
+        first = line.split("|")[1]
+        names = []
+        for token in re.findall(r"`([\w/.]+)`", first):
+            path = token if "/" in token else f"nianbao/{token}"
+            names.append(path.removesuffix("/").removesuffix(".py").replace("/", "."))
+        rows.append(names)
+    return rows
+
+
+def test_the_readme_map_names_the_tree_in_the_order_of_the_layers() -> None:
+    rows = _readme_map()
+    named = [n for row in rows for n in row]
+    tree = {"schemas", "tasks", "flows"}
+    tree |= {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "nianbao").glob("**/__init__.py")}
+    tree |= {f"nianbao.{p.stem}" for p in (ROOT / "nianbao").glob("*.py") if p.stem != "__init__"}
+    tree.discard("nianbao")
+    assert sorted(tree - set(named)) == [], "README's map misses packages or modules of the tree"
+    assert sorted(set(named) - tree) == [], "README's map names packages or modules that do not exist"
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
+    (layers,) = [c["layers"] for c in config["contracts"] if c["type"] == "layers"]
+    order = [layers[::-1].index(n) for n in named if n in layers]
+    assert order == sorted(order), "README's map is not in the order of the layers contract (ground first)"
