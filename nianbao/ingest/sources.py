@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from nianbao.errors import NianbaoError
-from nianbao.ingest.item import SourceItem
+from nianbao.ingest.item import SourceItem as SourceItem  # re-exported: where callers have always found it
 from nianbao.ingest.local import read_bytes_once
 from nianbao.ingest.walk import classify_stat, walk_folder
 
