@@ -258,6 +258,7 @@ def scan_dataset(out: Path | str, name: str) -> pl.LazyFrame:
              else [str(p) for p in committed])
     if not files:
         return pl.LazyFrame(schema=polars_schema(name))
+    # glob=False: the listed paths are files, and an output folder may hold [ ] ? in its name.
     return pl.scan_parquet(files, hive_partitioning=False, glob=False).select(list(polars_schema(name)))
 
 
@@ -267,14 +268,7 @@ def read_dataset(out: Path | str, name: str, settings: Any = None) -> pl.DataFra
     endpoint)."""
     if is_remote(out):
         return read_store_dataset(open_store(str(out), settings), name, polars_schema(name))
-    root = Path(out) / name
-    committed = journal.committed_files(Path(out), name)
-    files = (sorted(str(p) for p in root.glob("report_year=*/*.parquet")) if committed is None
-             else [str(p) for p in committed])
-    if not files:
-        return pl.DataFrame(schema=polars_schema(name))
-    # glob=False: the listed paths are files, and an output folder may hold [ ] ? in its name.
-    return pl.read_parquet(files, hive_partitioning=False, glob=False).select(list(polars_schema(name)))
+    return scan_dataset(out, name).collect()
 
 
 __all__ = [

@@ -170,13 +170,10 @@ def stage_results(results: list[ReportResult], folder: Path, year: int | None) -
 
 def _first_copies(results: list[ReportResult]) -> list[ReportResult]:
     """One result per report id (the same bytes given twice): rows are staged once, for the first input."""
-    seen: set[str] = set()
-    kept = []
+    first: dict[str, ReportResult] = {}
     for r in results:
-        if r.report_id not in seen:
-            seen.add(r.report_id)
-            kept.append(r)
-    return kept
+        first.setdefault(r.report_id, r)
+    return list(first.values())
 
 
 def run_chunk(chunk: Chunk, settings: Settings, year: int | None, log: Log | None = None,
