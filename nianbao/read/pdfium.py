@@ -362,7 +362,8 @@ class _TextObject:
         self.size = fs = float(buf.size.value)
         lo = font.descent * fs  # pdfminer's descent in text space
         hi = lo + fs
-        self.faint = bool(_get_fill(obj, *buf.fill_refs)) and min(v.value for v in buf.fill[:3]) / 255 >= _FAINT
+        red, green, blue, _ = buf.fill
+        self.faint = bool(_get_fill(obj, *buf.fill_refs)) and min(red.value, green.value, blue.value) / 255 >= _FAINT
         _get_char_matrix(tp, i, buf.matrix_ref)
         fm = buf.matrix
         a, b, c, d = self.a, self.b, self.c, self.d = (float(fm.a), float(fm.b), float(fm.c), float(fm.d))
