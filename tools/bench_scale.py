@@ -47,7 +47,6 @@ import ctypes
 import datetime as _dt
 import hashlib
 import json
-import math
 import os
 import shutil
 import signal
@@ -250,40 +249,91 @@ def run_measured(cmd: list[str], env: dict[str, str], cwd: Path, log_file: Path)
 # ------------------------------------------------------------------------------------------------
 
 def core_child(inbox: str, year: int, out: str, workers: int) -> None:
-    """The same core calls as the flow's tasks, without Prefect; prints figures as JSON on stdout."""
-    from concurrent.futures import ThreadPoolExecutor
+    """The same core calls as the flow's tasks, without Prefect, on a thread pool of ``workers``; prints figures
+    as JSON on stdout, with the task runs the flow makes for this batch (from the same plan the flow makes).
+    Two shapes of flow: one task per chunk of reports (``nianbao.runtime.chunk``), else the earlier one task
+    per report."""
+    import importlib.util
 
-    from nianbao.batch.plan import assign_years, drop_duplicates
-    from nianbao.bi import post_publish
+    chunked = importlib.util.find_spec("nianbao.runtime.chunk") is not None
+    import nianbao.bi  # noqa: F401 - imported before the CPU count starts, like the rest
     from nianbao.ingest.sources import expand_sources
-    from nianbao.publish.parquet import published_years
     from nianbao.settings import load_settings
-    from tasks.report_tasks import ingest_item, process_ingested, publish_batch
 
     cfg = load_settings(out_dir=out, max_workers=workers)
+    if chunked:
+        from nianbao.runtime import batch as _batch  # noqa: F401
+        from nianbao.runtime import chunk as _chunk  # noqa: F401
+    else:
+        from tasks import report_tasks  # noqa: F401
     # CPU of this process so far (interpreter start, imports): not core work; the caller subtracts it from the
     # CPU of the whole tree, which it measures exactly once this process and its parsing children are waited for.
     t0, startup_cpu = time.perf_counter(), time.process_time() + _children_cpu()
     items = [it for it in expand_sources([inbox], year) if it.skip != "other_year_folder"]
+    batch_id = f"core-{year}-{time.strftime('%Y%m%dT%H%M%S')}"
+    fig = (_core_chunked if chunked else _core_per_report)(items, cfg, year, workers, batch_id)
+    fig.update(reports=len(items), startup_cpu_seconds=round(startup_cpu, 3),
+               wall_seconds=round(time.perf_counter() - t0, 2))
+    print(json.dumps(fig))
+
+
+def _same_reading(pairs: list[tuple[str, str, int]]) -> list[str]:
+    """Sources (file name after the copy number) whose copies did not all read alike: (uri, status, cells)."""
+    by_source: dict[str, set[tuple[str, int]]] = {}
+    for uri, status, cells in pairs:
+        by_source.setdefault(Path(uri).name.split("-", 1)[1], set()).add((status, cells))
+    return sorted(s for s, v in by_source.items() if len(v) > 1)
+
+
+def _core_per_report(items: list[Any], cfg: Any, year: int, workers: int, batch_id: str) -> dict[str, Any]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from nianbao.batch.plan import assign_years, drop_duplicates
+    from nianbao.bi import post_publish
+    from nianbao.publish.parquet import published_years
+    from tasks.report_tasks import ingest_item, process_ingested, publish_batch
+
+    t0 = time.perf_counter()
     with ThreadPoolExecutor(max_workers=workers) as ex:
         outcomes = list(ex.map(lambda it: process_ingested(ingest_item(it, cfg), cfg, year), items))
     results = drop_duplicates([o.result for o in outcomes])
     t_parse = time.perf_counter() - t0
     ids = [r.report_id for r in results if r.status in ("ok", "partial")]
     plan = assign_years(results, year, published_years(cfg.out_dir, ids, cfg))
-    batch_id = f"core-{year}-{time.strftime('%Y%m%dT%H%M%S')}"
-    files = publish_batch(results, plan.year_of, plan.years, cfg.out_dir, batch_id, None,
-                          {"batch_id": batch_id}, cfg)
+    files = publish_batch(results, plan.year_of, plan.years, cfg.out_dir, batch_id, None, {"batch_id": batch_id}, cfg)
     post_publish(cfg.out_dir, batch_id=batch_id, flow_run_id=None)
-    by_source: dict[str, set[tuple[str, int]]] = {}
-    for o in outcomes:
-        src = Path(o.ingested.item.uri).name.split("-", 1)[1]
-        by_source.setdefault(src, set()).add((o.result.status, len(o.result.cells)))
-    print(json.dumps({"reports": len(items), "startup_cpu_seconds": round(startup_cpu, 3),
-                      "wall_seconds": round(time.perf_counter() - t0, 2),
-                      "parse_wall_seconds": round(t_parse, 2), "files": len(files),
-                      "status": {s: sum(r.status == s for r in results) for s in sorted({r.status for r in results})},
-                      "sources_reading_differently": sorted(s for s, v in by_source.items() if len(v) > 1)}))
+    return {"shape": "one task per report", "parse_wall_seconds": round(t_parse, 2), "files": len(files),
+            "status": {s: sum(r.status == s for r in results) for s in sorted({r.status for r in results})},
+            "expected_task_runs": {"ingest": len(items), "process_report": len(items), "publish": 1, "bi_outputs": 1},
+            "sources_reading_differently": _same_reading([(o.ingested.item.uri, o.result.status, len(o.result.cells))
+                                                          for o in outcomes])}
+
+
+def _core_chunked(items: list[Any], cfg: Any, year: int, workers: int, batch_id: str) -> dict[str, Any]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from nianbao.runtime.batch import plan_batch, publish_batch
+    from nianbao.runtime.chunk import plan_chunks, run_chunk
+
+    from nianbao.bi import post_publish
+    from nianbao.publish.parquet import published_years
+
+    t0 = time.perf_counter()
+    chunks = plan_chunks(items, cfg, year)
+    with ThreadPoolExecutor(max_workers=workers) as ex:
+        records = [rec for recs in ex.map(lambda c: run_chunk(c, cfg, year), chunks) for rec in recs]
+    t_parse = time.perf_counter() - t0
+    readable = [r.result.report_id for r in records if r.result.status in ("ok", "partial")]
+    batch = plan_batch(records, chunks, year, published_years(cfg.out_dir, readable, cfg))
+    published = publish_batch(batch, cfg, batch_id, None)
+    post_publish(cfg.out_dir, batch_id=batch_id, flow_run_id=None)
+    results = [r.result for r in records]
+    return {"shape": f"one task per chunk ({cfg.chunk_size} reports)", "chunks": len(chunks),
+            "parse_wall_seconds": round(t_parse, 2), "files": len(published.files),
+            "status": {s: sum(r.status == s for r in results) for s in sorted({r.status for r in results})},
+            "expected_task_runs": {"process_chunk": len(chunks), "publish": 1, "bi_outputs": 1},
+            "sources_reading_differently": _same_reading([(r.result.source_uri, r.result.status, r.n_cells)
+                                                          for r in records])}
 
 
 def task_runs(prefect_home: Path) -> dict[str, dict[str, int]]:
@@ -301,19 +351,6 @@ def task_runs(prefect_home: Path) -> dict[str, dict[str, int]]:
         name = key.rsplit("-", 1)[0] if "-" in key else key  # task_key: <function name>-<hash of its code>
         out.setdefault(name, {})[str(state)] = out.setdefault(name, {}).get(str(state), 0) + count
     return out
-
-
-def expected_task_runs(tree: Path, n_items: int) -> dict[str, int]:
-    """The task runs the flow of the code tree ``tree`` must make for ``n_items`` inputs (its shape: read from
-    its settings, not from what it recorded)."""
-    settings_src = (tree / "nianbao" / "settings.py").read_text(encoding="utf-8")
-    if "chunk_size" in settings_src:
-        import re
-
-        m = re.search(r"chunk_size: int = (\d+)", settings_src)
-        size = int(m.group(1)) if m else 0
-        return {"chunks": math.ceil(n_items / size) if size else -1}
-    return {"ingest": n_items, "process_report": n_items, "publish": 1, "bi_outputs": 1}
 
 
 def published_state(out: Path) -> dict[str, Any]:
@@ -387,7 +424,7 @@ def measure(tree: Path, work: Path, n: int, year: int, workers: int, runner: str
     summary = _summary(first.pop("stdout"))
     runs1 = task_runs(home)
     res: dict[str, Any] = {"reports": n, "core": core, "flow": first, "flow_summary": summary,
-                           "prefect": _recorded(runs1, expected_task_runs(tree, core["reports"]))}
+                           "prefect": _recorded(runs1, core["expected_task_runs"])}
     log(f"  flow: rc {first['rc']}, {first['wall_seconds']} s, CPU {first['cpu_seconds']} s, "
         f"peak {first['peak_rss_mb']} MB, task runs {res['prefect']['recorded']}/{res['prefect']['expected_total']}")
     if rerun and first["rc"] in (0, 3):
@@ -623,8 +660,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--label", default="this checkout", help="column label of this checkout's figures")
     ap.add_argument("--ref", action="append", default=[], metavar="LABEL=REV",
                     help="also measure git revision REV (a temporary worktree, same venv), labelled LABEL")
+    ap.add_argument("--refs-only", action="store_true", help="measure only the --ref revisions, not this checkout")
     ap.add_argument("--keep-labels", action="store_true",
                     help="keep the columns of other labels already in report.json (measured earlier)")
+    ap.add_argument("--merge", type=Path, action="append", default=[], metavar="REPORT_JSON",
+                    help="also show the columns of another report.json's scale section (measured apart)")
     ap.add_argument("--no-rerun", action="store_true", help="skip the unchanged rerun")
     ap.add_argument("--out", type=Path, default=REPO / "bench", help="report directory (default bench/)")
     ap.add_argument("--work-dir", type=Path, default=None, help="inboxes, outputs, Prefect homes (default: temp)")
@@ -646,10 +686,13 @@ def main(argv: list[str] | None = None) -> int:
                            capture_output=True)
         trees.append((label, path, _git("rev-parse", "--short", "HEAD", cwd=path)))
     dirty = _git("status", "--porcelain", "--", "nianbao", "tasks", "flows")
-    trees.append((a.label, REPO, _git("rev-parse", "--short", "HEAD") + ("+uncommitted" if dirty else "")))
+    if not a.refs_only:
+        trees.append((a.label, REPO, _git("rev-parse", "--short", "HEAD") + ("+uncommitted" if dirty else "")))
     old = {}
     if a.keep_labels and (a.out / "report.json").exists():
         old = json.loads((a.out / "report.json").read_text(encoding="utf-8")).get("scale", {}).get("runs", {})
+    for other in a.merge:
+        old.update(json.loads(other.read_text(encoding="utf-8")).get("scale", {}).get("runs", {}))
     runs: dict[str, Any] = {k: v for k, v in old.items() if k not in {t[0] for t in trees}}
     import platform
 
@@ -668,7 +711,8 @@ def main(argv: list[str] | None = None) -> int:
             for n in sizes:
                 block["sizes"][str(n)] = measure(tree, work, n, a.year, a.workers, a.runner, sources,
                                                  rerun=not a.no_rerun)
-            block["projection"] = projection(block["sizes"], mix, a.workers)
+                block["projection"] = projection(block["sizes"], mix, a.workers)
+                write_report(a.out, scale)  # after every size: a long run stopped early keeps what it measured
         scale["seconds"] = round(time.perf_counter() - t0, 1)
         scale["machine"] += f", {os.getloadavg()[0]:.1f} at end"
         write_report(a.out, scale)
