@@ -255,7 +255,10 @@ def core_child(inbox: str, year: int, out: str, workers: int) -> None:
     per report."""
     import importlib.util
 
-    chunked = importlib.util.find_spec("nianbao.runtime.chunk") is not None
+    try:
+        chunked = importlib.util.find_spec("nianbao.runtime.chunk") is not None
+    except ModuleNotFoundError:  # no nianbao.runtime package at all
+        chunked = False
     import nianbao.bi  # noqa: F401 - imported before the CPU count starts, like the rest
     from nianbao.ingest.sources import expand_sources
     from nianbao.settings import load_settings
