@@ -139,7 +139,7 @@ def _role(cmdline: list[str], root: bool) -> str:
     s = " ".join(cmdline)
     if root:
         return "flow"
-    if "tasks.isolation" in s:
+    if "isolation --serve" in s:  # tasks.isolation, or nianbao.runtime.isolation since the chunked flow
         return "parser"
     if "uvicorn" in s or ("prefect" in s and "server" in s):
         return "api"
@@ -517,7 +517,9 @@ def projection(sizes: dict[str, Any], mix_cpu: float | None, workers: int) -> di
     api_cpu = roles.get("api", {}).get("cpu_seconds", 0.0) / ns[-1]
     # worker side: the per-report overhead that is not in the flow process or the API server
     worker_over = max(0.0, over_slope - flow_cpu - api_cpu)
-    per_worker_mb = sum(roles.get(k, {}).get("peak_rss_mb_one", 0.0) for k in ("parser", "runner")) or 150.0
+    # one parsing child (a run measured before the role was recognised lists it as "other") and one runner worker
+    per_worker_mb = (max(roles.get("parser", {}).get("peak_rss_mb_one", 0.0), roles.get("other", {}).get(
+        "peak_rss_mb_one", 0.0)) + roles.get("runner", {}).get("peak_rss_mb_one", 0.0)) or 150.0
     out: dict[str, Any] = {
         "cores": CORES,
         "assumptions": [
@@ -697,6 +699,8 @@ def main(argv: list[str] | None = None) -> int:
     for other in a.merge:
         old.update(json.loads(other.read_text(encoding="utf-8")).get("scale", {}).get("runs", {}))
     runs: dict[str, Any] = {k: v for k, v in old.items() if k not in {t[0] for t in trees}}
+    for block in runs.values():  # the projection of earlier columns with this code and this report's mix figure
+        block["projection"] = projection(block["sizes"], national_core_cpu(a.out), block["workers"])
     import platform
 
     scale: dict[str, Any] = {
