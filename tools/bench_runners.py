@@ -102,6 +102,11 @@ def markdown(rep: dict[str, Any]) -> list[str]:
          f"{rep['workers']} workers, local cluster of each engine; overhead = CPU of the process tree less the "
          "core calls' CPU (tools/bench_scale.py).", "",
          "| | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    base = rep["runners"].get("threads", {}).get("figures", {}).get("startup_enter_seconds")
+    if base is not None:  # the threads runner starts nothing: its figure is the import of prefect itself
+        L.append("| start-up beyond the threads runner, s | " + " | ".join(
+            str(round(rep["runners"][r]["figures"]["startup_enter_seconds"] - base, 1))
+            if rep["runners"][r]["figures"].get("startup_enter_seconds") is not None else "-" for r in names) + " |")
     for title, key in ROWS:
         L.append(f"| {title} | " + " | ".join(str(rep["runners"][r]["figures"].get(key, "-")) for r in names) + " |")
     if rep.get("decision"):
