@@ -356,6 +356,14 @@ def task_runs(prefect_home: Path) -> dict[str, dict[str, int]]:
     return out
 
 
+def flow_timings(out: Path) -> dict[str, float]:
+    """The phases of the first batch written to ``out`` (its manifest's timings: wall seconds)."""
+    manifests = sorted((out / "_manifests").glob("*.json"), key=lambda p: p.stat().st_mtime)
+    if not manifests:
+        return {}
+    return dict(json.loads(manifests[0].read_text(encoding="utf-8")).get("timings") or {})
+
+
 def published_state(out: Path) -> dict[str, Any]:
     """What a reader sees: the journal's HEAD and (inode, mtime, size) of every live partition file."""
     head_file = out / "_journal" / "HEAD.json"
@@ -425,6 +433,7 @@ def measure(tree: Path, work: Path, n: int, year: int, workers: int, runner: str
     log(f"{tree.name}: N={n}: nianbao run ({runner}, {workers} workers)")
     first = run_measured(_flow_cmd(inbox, year, out, workers, runner), env, tree, work / f"flow-{tag}.log")
     summary = _summary(first.pop("stdout"))
+    first["timings"] = flow_timings(out)
     runs1 = task_runs(home)
     res: dict[str, Any] = {"reports": n, "core": core, "flow": first, "flow_summary": summary,
                            "prefect": _recorded(runs1, core["expected_task_runs"])}
@@ -503,57 +512,61 @@ def national_core_cpu(out: Path) -> float | None:
 
 
 def projection(sizes: dict[str, Any], mix_cpu: float | None, workers: int) -> dict[str, Any]:
+    """Time and memory of 100k and 700k reports on ``CORES`` cores from the measured sizes (model: docstring
+    of the assumptions below)."""
     ns = sorted(int(k) for k in sizes)
     big = sizes[str(ns[-1])]
     over0, over_slope = _fit(ns, [sizes[str(n)]["flow"]["cpu_seconds"] - sizes[str(n)]["core"]["cpu_seconds"]
                                   for n in ns])
+    over_slope = max(over_slope, 0.0)
     wall0, _ = _fit(ns, [sizes[str(n)]["flow"]["wall_seconds"] for n in ns])
     peaks = [sizes[str(n)]["flow"]["peak_rss_mb"] for n in ns]
     mem0, mem_slope = _fit(ns, peaks)
     if mem_slope < 0:  # noise: memory does not shrink with the batch
         mem0, mem_slope = max(peaks), 0.0
     roles = big["flow"]["by_role"]
-    flow_cpu = roles.get("flow", {}).get("cpu_seconds", 0.0) / ns[-1]
-    api_cpu = roles.get("api", {}).get("cpu_seconds", 0.0) / ns[-1]
-    # worker side: the per-report overhead that is not in the flow process or the API server
-    worker_over = max(0.0, over_slope - flow_cpu - api_cpu)
-    # one parsing child (a run measured before the role was recognised lists it as "other") and one runner worker
-    per_worker_mb = (max(roles.get("parser", {}).get("peak_rss_mb_one", 0.0), roles.get("other", {}).get(
-        "peak_rss_mb_one", 0.0)) + roles.get("runner", {}).get("peak_rss_mb_one", 0.0)) or 150.0
+    timings = big["flow"].get("timings") or {}
+    # the publish and the BI step run once, in the flow's process, after the reports: serial work per report
+    post = (timings.get("publish_seconds", 0.0) + timings.get("bi_seconds", 0.0)) / ns[-1]
+    # one parsing child and one runner worker per extra core (150 MB when no parsing child was recognised)
+    per_worker_mb = (roles.get("parser", {}).get("peak_rss_mb_one", 0.0) or 150.0) + roles.get("runner", {}).get(
+        "peak_rss_mb_one", 0.0)
     out: dict[str, Any] = {
         "cores": CORES,
         "assumptions": [
-            f"{CORES} cores: {CORES - 2} run tasks (one parsing child each), one runs the flow process and one the "
-            "Prefect API server; each of these two is one process, so its CPU per report caps the rate "
-            "(the serial bottleneck), whatever the number of cores",
-            "per-report CPU as measured here (machine of the run, 2 cores shared): core work plus the marginal "
-            "orchestration overhead (slope of flow CPU - core CPU over the sizes); the flow process's and the "
-            "API server's share from the 0.2 s polls of the largest run",
+            f"{CORES} cores: {CORES - 2} run the chunk (or report) tasks, each with its parsing child; the flow "
+            "process and the Prefect API server have one core each",
+            "per report: the core CPU measured here (the machine of the run, 2 cores shared with others) is "
+            f"spread over the {CORES - 2} cores; the marginal orchestration overhead (slope of flow CPU - core "
+            "CPU over the sizes) is taken as serial work of the flow process and the API server (so it caps "
+            "the rate, however many cores), overlapping the parsing; the publish and BI step (the wall seconds "
+            "of the largest run's manifest, an upper bound of their CPU) run after the parsing, in one process",
             "start-up: the intercept of wall time over the sizes",
-            "memory: the intercept and slope of peak RSS over the sizes, plus one runner worker and one parsing "
-            f"child per extra core ({per_worker_mb:.0f} MB measured); no swapping; storage and the network keep up",
-            "two mixes: this batch's (short text reports) and the national mix of the full benchmark's throughput "
-            "section (60 % PDF, 20 % HTML, 12 % DOCX, 8 % text; one worker), when available",
+            "memory: the intercept and slope of peak RSS over the sizes, plus a runner worker and a parsing "
+            f"child per extra core ({per_worker_mb:.0f} MB); no swapping; storage and network keep up",
+            "two mixes: this batch's (short text reports) and the national mix of the full benchmark's "
+            "throughput section (60 % PDF, 20 % HTML, 12 % DOCX, 8 % text; one worker), when available",
         ],
         "marginal_overhead_ms_per_report": round(1000 * over_slope, 2), "fixed_overhead_cpu_seconds": round(over0, 1),
-        "flow_process_ms_per_report": round(1000 * flow_cpu, 2), "api_server_ms_per_report": round(1000 * api_cpu, 2),
+        "publish_bi_ms_per_report": round(1000 * post, 2),
+        "flow_process_ms_per_report": round(1000 * roles.get("flow", {}).get("cpu_seconds", 0.0) / ns[-1], 2),
+        "api_server_ms_per_report": round(1000 * roles.get("api", {}).get("cpu_seconds", 0.0) / ns[-1], 2),
         "startup_seconds": round(max(wall0, 0.0), 1), "memory_mb_per_1000_reports": round(1000 * mem_slope, 1),
         "cases": {},
     }
     mixes = {"this batch": big["core"]["cpu_seconds"] / ns[-1]}
     if mix_cpu:
         mixes["national mix"] = mix_cpu
-    central = max(flow_cpu, api_cpu, 1e-9)
     for mix, core in mixes.items():
-        rate_workers = (CORES - 2) / (core + worker_over)
-        rate = min(rate_workers, 1.0 / central)
+        parallel = max(core - post, 0.0) / (CORES - 2)
         for n in (100_000, 700_000):
-            hours = (max(wall0, 0.0) + n / rate) / 3600
+            parse_phase = n * max(parallel, over_slope)
+            seconds = max(wall0, 0.0) + parse_phase + n * post
             mem = mem0 + mem_slope * n + (CORES - 2 - workers) * per_worker_mb
             out["cases"][f"{mix}, {n // 1000}k"] = {
-                "core_cpu_ms_per_report": round(1000 * core, 1), "reports_per_second": round(rate, 1),
-                "bound_by": "workers" if rate_workers <= 1.0 / central else "flow/API process (serial)",
-                "hours": round(hours, 2), "peak_memory_gb": round(mem / 1024, 1)}
+                "core_cpu_ms_per_report": round(1000 * core, 1), "reports_per_second": round(n / seconds, 1),
+                "bound_by": "workers" if parallel >= over_slope else "orchestration (flow/API, serial)",
+                "hours": round(seconds / 3600, 2), "peak_memory_gb": round(mem / 1024, 1)}
     return out
 
 
@@ -616,8 +629,10 @@ def markdown(scale: dict[str, Any]) -> list[str]:
             continue
         L += ["", f"### Projection to a national year on {p['cores']} cores ({label})", "",
               f"Marginal orchestration overhead {p['marginal_overhead_ms_per_report']} ms CPU per report (fixed "
-              f"{p['fixed_overhead_cpu_seconds']} s), of which the flow process {p['flow_process_ms_per_report']} ms "
-              f"and the API server {p['api_server_ms_per_report']} ms; start-up {p['startup_seconds']} s; memory "
+              f"{p['fixed_overhead_cpu_seconds']} s); CPU of the flow process {p['flow_process_ms_per_report']} ms "
+              f"(with the threads runner the chunk tasks run in it too) and of the API server "
+              f"{p['api_server_ms_per_report']} ms per report; publish + BI {p.get('publish_bi_ms_per_report', '-')} "
+              f"ms per report (serial); start-up {p['startup_seconds']} s; memory "
               f"+{p['memory_mb_per_1000_reports']} MB per 1,000 reports.", "",
               "| case | core CPU ms/report | reports/s | bound by | hours | peak memory GB |", "|---|---:|---:|---|---:|---:|"]
         for case, c in p["cases"].items():
@@ -670,6 +685,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="keep the columns of other labels already in report.json (measured earlier)")
     ap.add_argument("--merge", type=Path, action="append", default=[], metavar="REPORT_JSON",
                     help="also show the columns of another report.json's scale section (measured apart)")
+    ap.add_argument("--timings-from", action="append", default=[], metavar="LABEL=WORK_DIR",
+                    help="fill the phase timings of merged columns from the manifests in their work dir")
     ap.add_argument("--no-rerun", action="store_true", help="skip the unchanged rerun")
     ap.add_argument("--out", type=Path, default=REPO / "bench", help="report directory (default bench/)")
     ap.add_argument("--work-dir", type=Path, default=None, help="inboxes, outputs, Prefect homes (default: temp)")
@@ -699,6 +716,11 @@ def main(argv: list[str] | None = None) -> int:
     for other in a.merge:
         old.update(json.loads(other.read_text(encoding="utf-8")).get("scale", {}).get("runs", {}))
     runs: dict[str, Any] = {k: v for k, v in old.items() if k not in {t[0] for t in trees}}
+    for spec in a.timings_from:  # manifests' phase timings of columns measured before they were recorded
+        label, _, wdir = spec.partition("=")
+        for n, r in runs.get(label, {}).get("sizes", {}).items():
+            if not r["flow"].get("timings"):
+                r["flow"]["timings"] = flow_timings(Path(wdir) / f"out-tree-{label}-{n}")
     for block in runs.values():  # the projection of earlier columns with this code and this report's mix figure
         block["projection"] = projection(block["sizes"], national_core_cpu(a.out), block["workers"])
     import platform
