@@ -74,8 +74,8 @@ def test_runner_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 
     assert type(task_runner(load_settings(task_runner="threads", max_workers=3))).__name__ == "ThreadPoolTaskRunner"
     assert type(task_runner(load_settings(task_runner="processes"))).__name__ == "ProcessPoolTaskRunner"
-    remote = task_runner(load_settings(task_runner="dask", dask_address="tcp://10.0.0.5:8786"))
-    assert remote.address == "tcp://10.0.0.5:8786"  # not contacted: the runner is only built
+    remote = task_runner(load_settings(task_runner="dask", dask_address="tcp://scheduler.example:8786"))
+    assert remote.address == "tcp://scheduler.example:8786"  # not contacted: the runner is only built
     local = task_runner(load_settings(task_runner="dask", max_workers=3))
     assert local.address is None and local.cluster_kwargs["n_workers"] == 3
     import sys
