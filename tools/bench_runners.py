@@ -126,6 +126,9 @@ def markdown(rep: dict[str, Any]) -> list[str]:
             if rep["runners"][r]["figures"].get("startup_enter_seconds") is not None else "-" for r in names) + " |")
     for title, key in ROWS:
         L.append(f"| {title} | " + " | ".join(str(rep["runners"][r]["figures"].get(key, "-")) for r in names) + " |")
+    for r in names:
+        if rep["runners"][r].get("note"):
+            L += ["", f"*{r}*: {rep['runners'][r]['note']}"]
     if rep.get("decision"):
         L += ["", f"**Decision:** {rep['decision']}"]
     return [*L, MARK_END]

@@ -236,7 +236,14 @@ def run_measured(cmd: list[str], env: dict[str, str], cwd: Path, log_file: Path)
     t0 = time.perf_counter()
     with open(log_file, "wb") as err, subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE,
                                                        stderr=err) as proc, TreeWatch(proc.pid) as watch:
-        stdout, _ = proc.communicate()
+        while True:
+            try:
+                stdout, _ = proc.communicate(timeout=5)
+                break
+            except subprocess.TimeoutExpired:
+                # the command has ended but a descendant it left behind (re-parented here) holds its stdout open
+                if proc.poll() is not None:
+                    _reap_leftovers(10.0)
     wall = time.perf_counter() - t0
     killed = _reap_leftovers()
     return {"rc": proc.returncode, "wall_seconds": round(wall, 2), "cpu_seconds": round(_children_cpu() - cpu0, 2),
