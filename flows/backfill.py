@@ -70,7 +70,7 @@ def backfill(from_year: int, to_year: int, source: str | list[str], out: str | N
     it to an exit code). A cancel (Ctrl-C / SIGTERM) stops the backfill at once: the remaining years are not
     started.
     """
-    from tasks import cancel
+    from nianbao.runtime import cancel
 
     source = require_source(source, "backfill")
     logger = get_run_logger()

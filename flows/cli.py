@@ -280,7 +280,7 @@ def _install_signal_handlers() -> None:
     import signal
     import threading
 
-    from tasks import cancel
+    from nianbao.runtime import cancel
 
     def leave() -> None:
         import time
@@ -318,7 +318,7 @@ def _hard_exit(why: str) -> None:
     import signal
 
     from nianbao.exitcodes import ExitCode
-    from tasks import cancel
+    from nianbao.runtime import cancel
 
     if cancel.in_critical():
         _say("interrupted while publishing; the publish is atomic: the next run completes or discards it")
@@ -387,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # e.g. an unreadable --config file
         return _fail(ExitCode.USAGE, f"{exc.strerror or exc}: {exc.filename or ''}")
     _quiet_prefect_defaults()
-    from tasks import cancel
+    from nianbao.runtime import cancel
 
     cancel.reset()
     in_main_thread = threading_is_main()
@@ -443,9 +443,10 @@ def _quiet_expected_errors() -> None:
 def _dispatch(args: argparse.Namespace, cfg: Any) -> int:
     """Run the command; map every outcome to its exit code with one line on stderr."""
     from flows.progress import choose_mode
+    from flows.runners import task_runner
     from nianbao.errors import NothingToPublishError, PublishConflictError, PublishRefusedError
     from nianbao.exitcodes import ExitCode
-    from tasks import cancel
+    from nianbao.runtime import cancel
 
     overrides = {k: v for k, v in cfg.to_dict().items() if k != "out_dir"}
     mode = choose_mode(cfg.progress)
@@ -453,7 +454,6 @@ def _dispatch(args: argparse.Namespace, cfg: Any) -> int:
     try:
         if args.command == "run":
             import flows.annual as annual
-            from flows.runners import task_runner
 
             flow_fn = annual.annual_batch.with_options(task_runner=task_runner(cfg))
             summary = flow_fn(sources=args.sources or None, year=args.year, out=cfg.out_dir, settings=overrides,

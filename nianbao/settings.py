@@ -27,6 +27,8 @@ class Settings:
     pdf_text_source: str = "pdfium"  # pdfium | pdfplumber: the library that reads a PDF's pages (same cells)
     task_runner: str = "threads"  # threads | processes | dask | ray (ray: prefect-ray installed by hand)
     max_workers: int = 2
+    chunk_size: int = 200  # reports per task: one task works through a chunk in-process (see docs/deploy.md)
+    staging_dir: str | None = None  # where chunks stage their rows; None: <cache root>/chunks. A shared path on a cluster
     dask_address: str | None = None  # an existing Dask scheduler; None starts a local cluster
     ray_address: str | None = None  # an existing Ray cluster (ray://head:10001, auto); None: a local instance
     cache_dir: str | None = None  # where fetched bytes are kept (content-addressed); None: <out_dir>/.cache
@@ -72,7 +74,7 @@ _CHOICES = {"task_runner": ("threads", "processes", "dask", "ray"), "pdf_text_so
 # would silently switch a protection off (a negative report timeout used to disable the isolation).
 _BOUNDS: dict[str, tuple[float, bool]] = {
     "max_file_bytes": (0, False), "max_pages": (0, False), "report_timeout_seconds": (0, False),
-    "report_memory_mb": (0, True), "max_workers": (0, False), "download_timeout_seconds": (0, False),
+    "report_memory_mb": (0, True), "max_workers": (0, False), "chunk_size": (0, False), "download_timeout_seconds": (0, False),
     "download_connect_timeout_seconds": (0, False), "download_total_seconds": (0, False),
     "download_retries": (0, True),
 }

@@ -32,7 +32,9 @@ def _task_runs(flow_run_id: str) -> list[Any]:
 def test_flow_on_a_local_dask_cluster_records_every_task_run(prefect_server: None, tmp_path: Path) -> None:
     from flows.annual import annual_batch
     from flows.runners import task_runner
+    from nianbao.ingest.sources import expand_sources
     from nianbao.publish.lineage import read_manifests
+    from nianbao.runtime.chunk import plan_chunks
     from nianbao.settings import load_settings
 
     inbox = tmp_path / "inbox" / "2022"
@@ -52,10 +54,13 @@ def test_flow_on_a_local_dask_cluster_records_every_task_run(prefect_server: Non
     # The 2021 report is held back from the 2022 batch; it was processed all the same.
     assert sorted(i["status"] for i in manifest["inputs"]).count("failed") == 1
 
-    # Every task run the flow made is in the database, in a final COMPLETED state: one ingest and one
-    # process-report per input, one publish, one bi-outputs (read back through the API, after the flow returned;
-    # records that arrive late get a bounded wait, records that never arrive fail the test).
-    expected = Counter({"ingest": len(NAMES), "process-report": len(NAMES), "publish": 1, "bi-outputs": 1})
+    # Every task run the flow made is in the database, in a final COMPLETED state: one process-chunk per chunk of
+    # the batch's plan (the same plan made again here), one publish, one bi-outputs (read back through the API
+    # after the flow returned; records that arrive late get a bounded wait, records that never arrive fail).
+    items = [it for it in expand_sources([str(tmp_path / "inbox")], 2022) if it.skip != "other_year_folder"]
+    chunks = plan_chunks(items, load_settings(**overrides, out_dir=str(out)), 2022)
+    assert 2 <= len(chunks) <= len(NAMES)  # the batch was shared out: at least two chunks for two workers
+    expected = Counter({"process-chunk": len(chunks), "publish": 1, "bi-outputs": 1})
     deadline = time.monotonic() + 30
     while True:
         runs = _task_runs(summary["flow_run_id"])

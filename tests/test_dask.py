@@ -38,12 +38,13 @@ def inbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _run(inbox: Path, out: Path, **settings: Any) -> dict[str, Any]:
-    from flows.annual import _task_runner, annual_batch
+    from flows.annual import annual_batch
+    from flows.runners import task_runner
     from nianbao.settings import load_settings
 
     overrides = {"report_timeout_seconds": TIMEOUT, **settings}
     cfg = load_settings(**overrides)
-    return annual_batch.with_options(task_runner=_task_runner(cfg))(sources=[str(inbox)], out=str(out),
+    return annual_batch.with_options(task_runner=task_runner(cfg))(sources=[str(inbox)], out=str(out),
                                                                    settings=overrides)
 
 
@@ -97,7 +98,7 @@ def test_dask_runner_publishes_the_same_tables_and_cuts_off_a_hang(prefect_serve
     ("json:loads", ("{",), "ChildError"),        # an exception in the child comes back as text
 ])
 def test_call_isolated_survives_crash_hang_and_error(target: str, args: tuple, expected: str) -> None:
-    from tasks import isolation
+    from nianbao.runtime import isolation
 
     t0 = time.perf_counter()
     with pytest.raises(getattr(isolation, expected)):
@@ -106,7 +107,7 @@ def test_call_isolated_survives_crash_hang_and_error(target: str, args: tuple, e
 
 
 def test_process_isolated_records_a_timeout_as_a_failed_report(tmp_path: Path) -> None:
-    from tasks.isolation import process_isolated
+    from nianbao.runtime.isolation import process_isolated
 
     big = tmp_path / "big.txt"
     big.write_bytes((SAMPLES / "seed-001-nuomin-2022.txt").read_bytes() * 400)  # ≈5 MB: ≈5 s to parse

@@ -61,12 +61,12 @@ def test_prefect_parameter_validation_requires_a_source() -> None:
 
 def test_flow_timeouts_and_task_retries() -> None:
     assert year_batch.timeout_seconds == backfill.timeout_seconds == FLOW_TIMEOUT_SECONDS > 0
-    for t in (report_tasks.ingest, report_tasks.publish, report_tasks.bi_outputs):  # files or network
+    for t in (report_tasks.publish, report_tasks.bi_outputs):  # files or network
         assert t.retries == report_tasks.RETRIES - 1 >= 2, t.name
         delays = t.retry_delay_seconds
         assert isinstance(delays, list) and delays == sorted(delays) and delays[0] < delays[-1], t.name  # backoff
         assert t.retry_jitter_factor and t.retry_condition_fn is not None
-    assert report_tasks.process_report.retries == 0  # parsing is deterministic: never retried
+    assert report_tasks.process_chunk.retries == 0  # parsing is deterministic: never retried
 
 
 class _State:
@@ -80,7 +80,7 @@ class _State:
 
 def test_retries_only_on_io_errors() -> None:
     assert report_tasks.is_os_error(_State(OSError("disk full")))
-    assert report_tasks.is_os_error(_State(report_tasks.TransientReadError("nfs")))
+    assert report_tasks.is_os_error(_State(FileNotFoundError("nfs")))
     assert not report_tasks.is_os_error(_State(ValueError("bad data")))
     assert not report_tasks.is_os_error(_State(None))
 

@@ -89,7 +89,9 @@ def test_rerun_reuses_cached_results_and_publishes_the_same_data(tmp_path: Path,
     after = published_frames(out)
     for name, df in before.items():
         assert after[name].equals(df), name
-    assert set(pl.read_parquet(str(out / "reports" / "*" / "*.parquet"))["batch_id"]) == {second["batch_id"]}
+    # nothing changed: no year is published again (the files are the first run's, same inode and bytes)
+    assert second["files"] == 0 and second["unchanged_years"] == first["years"]
+    assert set(pl.read_parquet(str(out / "reports" / "*" / "*.parquet"))["batch_id"]) == {first["batch_id"]}
 
     # a parser version bump reprocesses everything (the downloaded bytes are still reused)
     monkeypatch.setattr(nianbao, "PARSER_VERSION", nianbao.PARSER_VERSION + "+bump")

@@ -78,8 +78,9 @@ def test_redirects_go_only_to_http_and_never_to_another_loopback_or_private_addr
     from nianbao.ingest.fetch import fetch
     from nianbao.ingest.http import RefusedUrlError
     from nianbao.ingest.sources import SourceItem
+    from nianbao.publish.parquet import publish_results as publish_batch
+    from nianbao.runtime.report import ingest_item, process_ingested
     from nianbao.settings import Settings
-    from tasks.report_tasks import ingest_item, process_ingested, publish_batch
 
     main, other = web
     base = f"http://127.0.0.1:{main.port}"
@@ -104,8 +105,8 @@ def test_redirects_go_only_to_http_and_never_to_another_loopback_or_private_addr
 
 def test_a_trickling_download_meets_its_total_deadline(web, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from nianbao.ingest.sources import SourceItem
+    from nianbao.runtime.report import ingest_item
     from nianbao.settings import Settings
-    from tasks.report_tasks import ingest_item
 
     main, _ = web
     cfg = Settings(cache_dir=str(tmp_path / "cache"), download_allow_private=f"127.0.0.1:{main.port}",

@@ -336,7 +336,7 @@ def test_page_limit_is_configurable() -> None:
 def test_a_page_that_makes_pdfminer_spin_is_cut_off_by_the_time_limit(tmp_path: Path) -> None:
     """The real spinning page (``spinning_pdf``) in the flow's per-report isolation: the child is killed
     after ``report_timeout_seconds`` and the report recorded as ``timeout``; the next report is parsed."""
-    from tasks.isolation import process_isolated
+    from nianbao.runtime.isolation import process_isolated
 
     path = tmp_path / "spinning.pdf"
     path.write_bytes(spinning_pdf())
@@ -384,7 +384,7 @@ def test_huge_file_is_refused_by_size_without_being_read(tmp_path: Path) -> None
 
 
 def test_huge_file_is_refused_at_ingest_in_the_flow_without_being_read(tmp_path: Path) -> None:
-    from tasks.report_tasks import ingest_item
+    from nianbao.runtime.report import ingest_item
 
     huge = sparse_file(tmp_path / "huge.txt", 8 << 30)
     started = time.perf_counter()
@@ -686,7 +686,7 @@ def test_manifest_entries_that_leave_the_manifest_folder_are_refused_not_read(tm
 
 
 def test_refused_manifest_entries_are_never_read_by_the_flow_ingest(tmp_path: Path) -> None:
-    from tasks.report_tasks import ingest_item
+    from nianbao.runtime.report import ingest_item
 
     (tmp_path / "secret.txt").write_bytes(GOOD_B.read_bytes())
     (tmp_path / "inbox").mkdir()
@@ -745,7 +745,7 @@ def test_files_with_odd_names_are_read_and_keep_their_names(tmp_path: Path) -> N
 
 
 def test_a_name_too_long_for_the_file_system_is_recorded_not_crashed(tmp_path: Path) -> None:
-    from tasks.report_tasks import ingest_item
+    from nianbao.runtime.report import ingest_item
 
     manifest = tmp_path / "m.csv"
     pl.DataFrame({"uri": ["年" * 120 + ".txt", "a" * 5000]}).write_csv(manifest)
@@ -856,7 +856,7 @@ def test_a_download_that_dies_half_way_is_never_parsed_as_a_whole_file(tmp_path:
     assert _blobs(tmp_path / "cache") == []  # nothing kept under a final name
     assert not list((tmp_path / "cache").glob("tmp/*"))  # and no partial file left behind
     # In the flow's ingest the same download is a failed input: no bytes, so nothing is parsed.
-    from tasks.report_tasks import ingest_item, process_ingested
+    from nianbao.runtime.report import ingest_item, process_ingested
 
     _ShortBody.requests = 0
     ing = ingest_item(SourceItem(short_server), cfg)
@@ -926,7 +926,7 @@ def test_a_failing_report_task_never_loses_the_others_results(tmp_path: Path, pr
 def test_a_page_that_eats_memory_is_stopped_by_the_memory_cap_before_its_timeout(tmp_path: Path) -> None:
     """The spinning page grows pdfminer's object lists without end: with ``report_memory_mb`` the child
     dies at the cap long before the time limit, the report says which limit to raise, the next one parses."""
-    from tasks.isolation import process_isolated
+    from nianbao.runtime.isolation import process_isolated
 
     path = tmp_path / "spinning.pdf"
     path.write_bytes(spinning_pdf())
@@ -944,7 +944,7 @@ def test_a_page_that_eats_memory_is_stopped_by_the_memory_cap_before_its_timeout
 
 
 def test_memory_error_in_the_child_is_reported_as_the_memory_limit() -> None:
-    from tasks.isolation import IsolationMemoryLimit, call_isolated
+    from nianbao.runtime.isolation import IsolationMemoryLimit, call_isolated
 
     with pytest.raises(IsolationMemoryLimit, match="1024 MB"):
         call_isolated("builtins:bytearray", (3 * 1024**3,), timeout=30, memory_mb=1024)

@@ -35,8 +35,8 @@ and with which code it was rerun).
    seeds; the other files are the corpus documents with distinct bytes (PDF: a comment line after
    ``%%EOF``; DOCX: a ZIP archive comment; HTML: a trailing comment; text: trailing newlines), so the
    sha256-keyed result cache cannot merge them. Run through the real per-report path of the
-   ``annual-batch`` flow -- ``tasks.report_tasks.ingest_item`` + ``process_ingested`` (result cache, then
-   ``tasks.isolation.process_isolated`` in warm worker processes) -- on a ``ThreadPoolExecutor`` of 1 and
+   ``annual-batch`` flow -- ``nianbao.runtime.report.ingest_item`` + ``process_ingested`` (result cache, then
+   ``nianbao.runtime.isolation.process_isolated`` in warm worker processes) -- on a ``ThreadPoolExecutor`` of 1 and
    of 2 workers, each with an empty result cache; then the unchanged rerun (all cache hits). Prefect's
    orchestration and the Parquet publish are not in the reports/s figures (publish is timed separately).
    Peak memory is the RSS of the whole process tree (this process + worker processes), sampled every 50 ms;
@@ -759,8 +759,8 @@ def run_batch(items: list[BatchItem], workers: int, cache_dir: Path, out_dir: Pa
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     from nianbao.ingest.sources import SourceItem
+    from nianbao.runtime.report import ingest_item, process_ingested
     from nianbao.settings import load_settings
-    from tasks.report_tasks import ingest_item, process_ingested
 
     cfg = load_settings(env={}, out_dir=str(out_dir), cache_dir=str(cache_dir), report_timeout_seconds=timeout,
                         max_workers=workers, task_runner="threads")
@@ -801,7 +801,7 @@ def run_batch(items: list[BatchItem], workers: int, cache_dir: Path, out_dir: Pa
 
 def warm_workers(items: list[BatchItem], workers: int, timeout: float) -> float:
     """Start and warm ``workers`` isolation children (imports), outside the timed runs."""
-    from tasks.isolation import process_isolated
+    from nianbao.runtime.isolation import process_isolated
 
     pick = [it for it in items if it.fmt in ("pdf", "docx", "html")]
     picks = sorted(pick, key=lambda it: it.path.stat().st_size)[:1] or items[:1]
@@ -819,8 +819,8 @@ def throughput(items: list[BatchItem], workers_list: list[int], work: Path, time
     mix = Counter(it.fmt for it in items)
     origin = Counter(it.origin.split(":")[0] for it in items)
     block: dict[str, Any] = {"reports": len(items), "mix": dict(sorted(mix.items())), "origin": dict(origin),
-                             "path": "tasks.report_tasks.ingest_item + process_ingested (result cache, then "
-                                     "tasks.isolation.process_isolated in warm worker processes) on a "
+                             "path": "nianbao.runtime.report.ingest_item + process_ingested (result cache, then "
+                                     "nianbao.runtime.isolation.process_isolated in warm worker processes) on a "
                                      "ThreadPoolExecutor", "runs": []}
     last: dict[str, Any] | None = None
     for w in workers_list:
@@ -840,7 +840,7 @@ def throughput(items: list[BatchItem], workers_list: list[int], work: Path, time
     if publish:
         try:
             from nianbao.batch.plan import assign_years, drop_duplicates
-            from tasks.report_tasks import publish_batch
+            from nianbao.publish.parquet import publish_results as publish_batch
 
             t = time.perf_counter()
             kept = drop_duplicates(list(results))
@@ -1143,7 +1143,7 @@ def markdown(rep: dict[str, Any]) -> str:
         pub = tp.get("publish") or {}
         if "seconds" in pub:
             L += [f"Publishing the last run's {pub['reports']} results (validated Parquet, {pub['files']} files, "
-                  f"`tasks.report_tasks.publish_batch`): {pub['seconds']:.1f} s."]
+                  f"`nianbao.publish.parquet.publish_results`): {pub['seconds']:.1f} s."]
         elif pub:
             L += [f"Publishing failed: {pub.get('error')}"]
     if rep.get("layouts"):

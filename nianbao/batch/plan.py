@@ -82,32 +82,41 @@ def drop_duplicates(results: list[ReportResult]) -> list[ReportResult]:
     return list(kept.values())
 
 
-def summarize(results: list[ReportResult], out_dir: str, seconds: float, years: list[int]) -> dict[str, object]:
-    """Given a batch's results, return counts for the end-of-run summary."""
+def summarize(results: list[ReportResult], out_dir: str, seconds: float, years: list[int],
+              cells: dict[str, int] | None = None, issues: dict[str, int] | None = None) -> dict[str, object]:
+    """Given a batch's results, return counts for the end-of-run summary. ``cells`` (per report id) and
+    ``issues`` (per check) replace the counts of the results when these no longer hold their rows (a
+    chunked batch staged them)."""
     return {
         "reports": len(results),
         "status": dict(Counter(r.status for r in results)),
         "formats": dict(Counter(r.source_format or "unknown" for r in results)),
         "errors": dict(Counter(r.error for r in results if r.error)),
-        "cells": sum(len(r.cells) for r in results),
-        "issues": dict(Counter(p.check for r in results for p in r.problems)),
+        "cells": sum(cells.values()) if cells is not None else sum(len(r.cells) for r in results),
+        "issues": issues if issues is not None else dict(Counter(p.check for r in results for p in r.problems)),
         "years": years,
         "out_dir": out_dir,
         "seconds": round(seconds, 2),
     }
 
 
-def summary_markdown(summary: dict[str, object], results: list[ReportResult]) -> str:
-    """Given a summary and the results, return it as markdown (printed and kept as a Prefect artifact)."""
+def summary_markdown(summary: dict[str, object], results: list[ReportResult], cells: dict[str, int] | None = None,
+                     issues_of: dict[str, int] | None = None, limit: int = 500) -> str:
+    """Given a summary and the results, return it as markdown (printed and kept as a Prefect artifact);
+    the table of reports lists the first ``limit`` (failed ones first)."""
     lines = [f"# nianbao batch: {summary['reports']} reports, years {summary['years']}", "",
              f"Output: `{summary['out_dir']}` — {summary['cells']} cells in {summary['seconds']} s", "",
              "| status | reports |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in sorted(summary["status"].items())]  # type: ignore[attr-defined]
     lines += ["", "| report | format | status | year | agency | cells | issues | error |", "|---|---|---|---|---|---|---|---|"]
-    for r in results:
+    shown = sorted(results, key=lambda r: r.status not in ("failed", "skipped"))[:limit]
+    for r in shown:
         name = r.source_uri.rsplit("/", 1)[-1]
+        n = cells.get(r.report_id, 0) if cells is not None else len(r.cells)
         lines.append(f"| {name} | {r.source_format or ''} | {r.status} | {r.report_year or ''} | {r.agency or ''} | "
-                     f"{len(r.cells)} | {len(r.problems)} | {r.error or ''} |")
+                     f"{n} | {issues_of.get(r.report_id, 0) if issues_of is not None else len(r.problems)} | {r.error or ''} |")
+    if len(results) > len(shown):
+        lines.append(f"| … {len(results) - len(shown)} more reports: see the manifest | | | | | | | |")
     issues = summary["issues"]
     if issues:
         lines += ["", "| check | count |", "|---|---|"]

@@ -32,7 +32,7 @@ import polars as pl
 from nianbao import PARSER_VERSION
 from nianbao.bi.agency import AgencyLink, link_agencies
 from nianbao.fsio import atomic_write
-from nianbao.publish.parquet import read_dataset
+from nianbao.publish.parquet import read_dataset, scan_dataset
 from nianbao.template import APPLICANTS
 from schemas import pandera_schema, polars_schema
 
@@ -193,15 +193,19 @@ def run_crossyear_checks(out_dir: Path | str, *, batch_id: str | None = None,
     """Run the cross-year checks over everything published under ``out_dir``; write
     ``crossyear_issues`` (and ``agency_keys``) atomically and return the issues frame."""
     out = Path(out_dir)
-    reports = read_dataset(out, "reports")
+    reports = scan_dataset(out, "reports").select("report_id", "report_year", "status", "agency").collect()
     _, keys = write_agency_keys(out, reports)
     status = dict(zip(reports["report_id"].to_list(), reports["status"].to_list(), strict=True))
     links = [AgencyLink(r["report_id"], r["report_year"], r["agency"], r["agency_key"], r["body_key"],
                         r["link_status"], tuple(c for c in (r["candidates"] or "").split(" | ") if c), r["note"] or "")
              for r in keys.iter_rows(named=True) if status.get(r["report_id"]) != "failed"]
     batch = batch_id or f"crossyear-{time.strftime('%Y%m%dT%H%M%S')}"
-    issues = crossyear_checks(reports, read_dataset(out, "applications"), read_dataset(out, "proactive_disclosure"),
-                              links, batch_id=batch, flow_run_id=flow_run_id)
+    # Only the cells the checks compare are read (memory grows by a few cells per report, not by its tables).
+    applications = (scan_dataset(out, "applications")
+                    .filter(pl.col("row").is_in(["carried_forward", "carried_over"]) & (pl.col("value_kind") == "number"))
+                    .collect())
+    proactive = scan_dataset(out, "proactive_disclosure").filter(pl.col("category").is_in(IN_FORCE_CATEGORIES)).collect()
+    issues = crossyear_checks(reports, applications, proactive, links, batch_id=batch, flow_run_id=flow_run_id)
     pandera_schema("validation_issues").validate(issues.select(list(polars_schema("validation_issues"))), lazy=True)
     write_single_file(issues, out, CROSSYEAR_DATASET, {"nianbao": f'{{"batch_id": "{batch}"}}'})
     return issues

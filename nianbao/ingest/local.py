@@ -4,7 +4,7 @@ The report id and the result-cache key are the sha256 of the input's bytes. Hash
 parsing it again by its path would let a file that changes in between be published under the old hash
 (and the old hash's cache entry be filled with the new content, for ever). So a local input is read once
 into a private copy (``<cache>/tmp/ingest/``) while it is hashed; the parse reads that copy, and the
-parsing child checks the copy's hash again before it parses (``tasks.isolation.parse_file``).
+parsing child checks the copy's hash again before it parses (``nianbao.runtime.isolation.parse_file``).
 
 A file that changes *while* it is copied (its size, modification or change time, or inode differ before
 and after, or fewer bytes came than it had) is refused as ``changed_while_read``: never published, never

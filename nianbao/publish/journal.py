@@ -302,17 +302,23 @@ def _prune(out: Path, years: list[int], keep_versions: int) -> None:
     step("pruned")
 
 
-def stage_version(out: Path, year: int, scratch: Path, files: dict[str, tuple[str, bytes]], meta: dict[str, Any]
-                  ) -> int:
-    """Write one year's generation (``files``: dataset -> (file name, Parquet bytes)) durably, then rename it
-    into ``versions/`` as the next version number; return that number (not committed yet)."""
+def stage_version(out: Path, year: int, scratch: Path, files: dict[str, tuple[str, bytes | Path]],
+                  meta: dict[str, Any]) -> int:
+    """Write one year's generation (``files``: dataset -> (file name, Parquet bytes or a file already written
+    on the output's file system, moved in)) durably, then rename it into ``versions/`` as the next version
+    number; return that number (not committed yet)."""
     stage = scratch / f"report_year={year}"
     if stage.exists():
         shutil.rmtree(stage)
     stage.mkdir(parents=True)
     for dataset, (name, data) in files.items():
         (stage / dataset).mkdir()
-        write_durable(stage / dataset / name, data)
+        if isinstance(data, Path):
+            with open(data, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.rename(data, stage / dataset / name)
+        else:
+            write_durable(stage / dataset / name, data)
         fsync_dir(stage / dataset)
         step("staged_file")
     write_durable(stage / VERSION_FILE, json.dumps(meta, ensure_ascii=False, indent=1).encode())
@@ -355,7 +361,7 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def publish_versions(out: Path, staged: dict[int, dict[str, tuple[str, bytes]]], metas: dict[int, dict[str, Any]],
+def publish_versions(out: Path, staged: dict[int, dict[str, tuple[str, bytes | Path]]], metas: dict[int, dict[str, Any]],
                      datasets: list[str], *, scratch: Path, legacy_meta: dict[int, dict[str, Any]],
                      keep_versions: int = KEEP_VERSIONS, what: str = "publish") -> dict[str, Any]:
     """Steps 3-7 for the years of ``staged`` (their locks held by the caller's ``_session``)."""

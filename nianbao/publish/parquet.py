@@ -28,6 +28,7 @@ from typing import Any
 import polars as pl
 from pandera.errors import SchemaErrors
 
+from nianbao import PARSER_VERSION
 from nianbao.location import is_remote
 from nianbao.publish import journal
 from nianbao.publish.contract import READABLE, check_contract, readable_counts, readable_ids
@@ -143,7 +144,7 @@ def validate_frames(frames: dict[str, pl.DataFrame], lineage: Lineage, parser_ve
 
 # --- the local publish ---------------------------------------------------------------------
 
-def _published_counts(out: Path, years: list[int]) -> dict[int, int]:
+def published_counts(out: Path, years: list[int]) -> dict[int, int]:
     """Readable reports per year as committed (HEAD), or in a year's live partition when it predates the journal."""
     head = journal.read_head(out)
     counts: dict[int, int] = {}
@@ -158,7 +159,7 @@ def _published_counts(out: Path, years: list[int]) -> dict[int, int]:
     return counts
 
 
-def _legacy_meta(out: Path, year: int) -> dict[str, Any]:
+def legacy_meta(out: Path, year: int) -> dict[str, Any]:
     files = sorted(journal.live_dir(out, "reports", year).glob("*.parquet"))
     reports = (pl.read_parquet(files, columns=["report_id", "report_year", "status"]) if files
                else pl.DataFrame(schema={"report_id": pl.String, "report_year": pl.Int32, "status": pl.String}))
@@ -185,11 +186,11 @@ def write_partitions(frames: dict[str, pl.DataFrame], out: Path, years: list[int
     out.mkdir(parents=True, exist_ok=True)
     datasets = list(DATASET_NAMES)
     with journal.session(out, years, datasets, lock_timeout) as scratch:
-        check_contract(frames["reports"], years, _published_counts(out, years), allow_shrink=allow_shrink,
+        check_contract(frames["reports"], years, published_counts(out, years), allow_shrink=allow_shrink,
                        where=where)
         journal.step("checked")
-        meta = _parquet_metadata(metadata)
-        staged: dict[int, dict[str, tuple[str, bytes]]] = {y: {} for y in years}
+        meta = parquet_metadata(metadata)
+        staged: dict[int, dict[str, tuple[str, bytes | Path]]] = {y: {} for y in years}
         files: list[dict[str, Any]] = []
         for name, year, part in _partitions(frames, years):
             buf = io.BytesIO()
@@ -205,7 +206,7 @@ def write_partitions(frames: dict[str, pl.DataFrame], out: Path, years: list[int
                      "files": {f["dataset"]: {k: f[k] for k in ("rows", "bytes", "sha256")}
                                for f in files if f["report_year"] == y}} for y in years}
         journal.publish_versions(out, staged, metas, datasets, scratch=scratch,
-                                 legacy_meta={y: _legacy_meta(out, y) for y in years},
+                                 legacy_meta={y: legacy_meta(out, y) for y in years},
                                  keep_versions=keep_versions, what=f"publish {batch_id}")
     return files
 
@@ -235,13 +236,17 @@ def _partitions(frames: dict[str, pl.DataFrame], years: list[int]) -> Iterator[t
     for name in DATASET_NAMES:
         df = frames[name]
         for year in years:
-            part = df.filter(pl.col("report_year") == year)
-            sort_cols = [c for c in ("report_id", *TABLE_KEY_COLUMNS.get(name, ()), "section_no", "check", "key1",
-                                     "key2") if c in part.columns]
-            yield name, year, part.sort(sort_cols, nulls_last=True, maintain_order=True)
+            yield name, year, sort_partition(name, df.filter(pl.col("report_year") == year))
 
 
-def _parquet_metadata(metadata: dict[str, str] | None) -> dict[str, str]:
+def sort_partition(name: str, part: pl.DataFrame) -> pl.DataFrame:
+    """The rows of a dataset in their stable order: by report, then by the dataset's keys."""
+    sort_cols = [c for c in ("report_id", *TABLE_KEY_COLUMNS.get(name, ()), "section_no", "check", "key1",
+                             "key2") if c in part.columns]
+    return part.sort(sort_cols, nulls_last=True, maintain_order=True)
+
+
+def parquet_metadata(metadata: dict[str, str] | None) -> dict[str, str]:
     return {"nianbao": json.dumps(metadata or {}, ensure_ascii=False)}
 
 
@@ -262,7 +267,7 @@ def write_partitions_to_store(frames: dict[str, pl.DataFrame], store: ObjectStor
             "bucket exists, the credentials and the endpoint (setting s3_endpoint_url or AWS_ENDPOINT_URL); the "
             "last published output is intact, rerun the batch once the store is reachable") from exc
     check_contract(frames["reports"], years, readable_counts(published), allow_shrink=allow_shrink, where=store.uri)
-    meta = _parquet_metadata(metadata)
+    meta = parquet_metadata(metadata)
 
     def encoded() -> Iterator[tuple[str, int, int, bytes]]:
         for name, year, part in _partitions(frames, years):
@@ -271,6 +276,42 @@ def write_partitions_to_store(frames: dict[str, pl.DataFrame], store: ObjectStor
             yield name, year, part.height, buf.getvalue()
 
     return publish_to_store(store, encoded(), batch_id, sorted(set(years)), list(DATASET_NAMES))
+
+
+def publish_results(results: list[ReportResult], year_of: dict[str, int], years: list[int], out_dir: str,
+                    batch_id: str, flow_run_id: str | None, metadata: dict[str, str],
+                    settings: Any = None) -> list[dict[str, Any]]:
+    """Publish results held in memory (small batches, tools and tests; the flow publishes staged chunks):
+    build, validate and write the partitions of ``years`` to a local folder or an object store; return the
+    files with their sha256 and the inputs of each."""
+    lineage = Lineage(batch_id, flow_run_id)
+    frames = validate_frames(build_frames(results, year_of, lineage), lineage,
+                             results[0].parser_version if results else PARSER_VERSION)
+    shrink = bool(settings and settings.allow_shrink)
+    if is_remote(out_dir):
+        files = write_partitions_to_store(frames, open_store(out_dir, settings), years, batch_id, metadata,
+                                          allow_shrink=shrink)
+    else:
+        files = write_partitions(frames, Path(out_dir), years, batch_id, metadata, allow_shrink=shrink,
+                                 lock_timeout=settings.publish_lock_timeout_seconds if settings else 0.0)
+    inputs_of: dict[int, list[str]] = {}
+    for report_id, y in year_of.items():
+        inputs_of.setdefault(y, []).append(report_id)
+    for f in files:
+        f["inputs"] = sorted(inputs_of.get(f["report_year"], []))
+    return files
+
+
+def scan_dataset(out: Path | str, name: str) -> pl.LazyFrame:
+    """A lazy scan of a local published dataset as committed: a reader that filters and selects columns
+    holds only what it keeps (the cross-year checks read a few cells per report, not every year's rows)."""
+    root = Path(out) / name
+    committed = journal.committed_files(Path(out), name)
+    files = (sorted(str(p) for p in root.glob("report_year=*/*.parquet")) if committed is None
+             else [str(p) for p in committed])
+    if not files:
+        return pl.LazyFrame(schema=polars_schema(name))
+    return pl.scan_parquet(files, hive_partitioning=False, glob=False).select(list(polars_schema(name)))
 
 
 def read_dataset(out: Path | str, name: str, settings: Any = None) -> pl.DataFrame:
@@ -293,10 +334,12 @@ __all__ = [
     "DATASETS",
     "Lineage",
     "build_frames",
+    "publish_results",
     "published_years",
     "read_dataset",
     "recover",
     "rollback",
+    "scan_dataset",
     "validate_frames",
     "write_partitions",
     "write_partitions_to_store",

@@ -3,7 +3,7 @@
 **RapidOCR 3.10** (PP-OCRv6 detection and recognition, ONNX on onnxruntime) reads every text line of a
 page with its box. Its models ship inside the ``rapidocr`` wheel; they are given to it by explicit path,
 so it never looks for (or downloads) anything at run time. The engine is loaded once per process, on
-first use (a module-level singleton guarded by a lock): the warm parsing child (``tasks.isolation``) keeps
+first use (a module-level singleton guarded by a lock): the warm parsing child (``nianbao.runtime.isolation``) keeps
 it between reports.
 
 **tesseract** (Debian ``tesseract-ocr``) reads the same value cells once more, digits only, all cells

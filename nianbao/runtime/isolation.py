@@ -2,7 +2,7 @@
 
 A thread cannot be interrupted while it is inside blocking code (pdfminer, a regex, a reader
 bug looping forever), and a segfault or an out-of-memory kill in a reader would take the whole
-worker down. So each report is parsed by ``python -m tasks.isolation`` in its own process
+worker down. So each report is parsed by ``python -m nianbao.runtime.isolation`` in its own process
 group: past ``report_timeout_seconds`` the group is killed and the report is recorded as failed
 (``timeout``); a child that dies is recorded as failed (``crashed``). The batch goes on.
 
@@ -33,7 +33,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-_ROOT = str(Path(__file__).resolve().parents[1])
+_ROOT = str(Path(__file__).resolve().parents[2])
 
 
 class IsolationError(Exception):
@@ -66,7 +66,7 @@ def _describe_exit(code: int) -> str:
 
 
 class _Worker:
-    """A warm child process (``python -m tasks.isolation --serve``) that runs one call at a time.
+    """A warm child process (``python -m nianbao.runtime.isolation --serve``) that runs one call at a time.
 
     Requests and replies are length-prefixed pickles over the child's stdin/stdout; the child
     moves its own ``sys.stdout`` to stderr so nothing else can corrupt the channel.
@@ -78,7 +78,7 @@ class _Worker:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_ROOT, env.get("PYTHONPATH")) if p)
         self.memory_mb = memory_mb
-        self.proc = subprocess.Popen([sys.executable, "-m", "tasks.isolation", "--serve", str(memory_mb)], env=env,
+        self.proc = subprocess.Popen([sys.executable, "-m", "nianbao.runtime.isolation", "--serve", str(memory_mb)], env=env,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                      start_new_session=True)
         self.calls = 0
@@ -264,14 +264,14 @@ def process_isolated(path: str, source_uri: str, *, report_id: str, size: int, m
     cut off after ``timeout`` seconds and limited to ``memory_mb`` MB of address space (``timeout <= 0``:
     parsed in this process, no isolation). Never raises for a bad input: a timeout, a crash, running out
     of memory or an error in the child becomes a failed result."""
-    from nianbao.pipeline import sniff_format
+    from nianbao.read import sniff_format
     from nianbao.results import ReportResult
 
     if timeout <= 0:
         return parse_file(path, source_uri, max_file_bytes, max_pages, ocr, expected_sha256, pdf_text_source)
     started = time.perf_counter()
     try:
-        return call_isolated("tasks.isolation:parse_file",
+        return call_isolated("nianbao.runtime.isolation:parse_file",
                              (path, source_uri, max_file_bytes, max_pages, ocr, expected_sha256, pdf_text_source),
                              timeout=timeout, memory_mb=memory_mb)
     except IsolationError as exc:

@@ -6,7 +6,7 @@ interpreter waits for them. Instead the ``nianbao`` command's signal handler cal
 
 * the flag is set, so no task starts parsing another report and the flow raises ``Cancelled`` at its
   next check (after each finished report, and before publishing) — nothing of the batch is published;
-* every parsing child process is killed at once (``tasks.isolation.kill_busy``), so the reports being
+* every parsing child process is killed at once (``nianbao.runtime.isolation.kill_busy``), so the reports being
   parsed come back within a fraction of a second instead of at their timeout.
 
 The publish step runs inside ``critical()``: a cancel that arrives while it runs lets it finish (it is
@@ -38,7 +38,7 @@ def request(reason: str = "signal") -> None:
     global _reason
     _reason = reason
     _EVENT.set()
-    from tasks.isolation import kill_busy
+    from nianbao.runtime.isolation import kill_busy
 
     kill_busy()
 
