@@ -21,8 +21,9 @@ checked out into a temporary git worktree and run with the same venv), in one ru
 3. **Flow**: ``nianbao run <inbox> --year Y --out <out> --workers W --runner R`` as a subprocess in Prefect's
    embedded mode (a fresh ``PREFECT_HOME``, no ``PREFECT_API_URL``: the command starts its own API server).
    CPU of the whole process tree (the command, the embedded API server, runner workers, isolation
-   children) is exact: this process is made a child subreaper, so every descendant is waited for by its
-   parent or by this process and its CPU lands in ``RUSAGE_CHILDREN``. The process tree is also polled
+   children): this process is made a child subreaper, so every descendant is waited for by its parent or by
+   this process and its CPU lands in ``RUSAGE_CHILDREN`` (exact); when the sum of the polls below is larger
+   (a descendant escaped, as some Ray processes do), that sum is taken. The process tree is also polled
    every 0.2 s (psutil): peak memory is the largest sum of RSS over the tree (shared pages counted in each
    process: an upper bound), and the CPU per role (flow process, API server, parsers, runner workers)
    comes from the last poll of each process (a lower bound, used for the projection).
@@ -246,7 +247,12 @@ def run_measured(cmd: list[str], env: dict[str, str], cwd: Path, log_file: Path)
                     _reap_leftovers(10.0)
     wall = time.perf_counter() - t0
     killed = _reap_leftovers()
-    return {"rc": proc.returncode, "wall_seconds": round(wall, 2), "cpu_seconds": round(_children_cpu() - cpu0, 2),
+    exact = _children_cpu() - cpu0
+    polled = sum(rec.get("cpu", 0.0) for rec in watch.procs.values())
+    # the rusage sum misses a descendant that escaped this process (re-parented elsewhere, as some Ray processes
+    # do): then the polled sum, a lower bound of each process's CPU, is the larger and is taken
+    return {"rc": proc.returncode, "wall_seconds": round(wall, 2), "cpu_seconds": round(max(exact, polled), 2),
+            "cpu_seconds_rusage": round(exact, 2), "cpu_seconds_polled": round(polled, 2),
             "peak_rss_mb": round(watch.peak_rss / 2**20, 1), "by_role": watch.by_role(),
             "left_running_killed": killed, "stdout": stdout.decode("utf-8", "replace")}
 
@@ -322,11 +328,10 @@ def _core_per_report(items: list[Any], cfg: Any, year: int, workers: int, batch_
 def _core_chunked(items: list[Any], cfg: Any, year: int, workers: int, batch_id: str) -> dict[str, Any]:
     from concurrent.futures import ThreadPoolExecutor
 
-    from nianbao.runtime.batch import plan_batch, publish_batch
-    from nianbao.runtime.chunk import plan_chunks, run_chunk
-
     from nianbao.bi import post_publish
     from nianbao.publish.parquet import published_years
+    from nianbao.runtime.batch import plan_batch, publish_batch
+    from nianbao.runtime.chunk import plan_chunks, run_chunk
 
     t0 = time.perf_counter()
     chunks = plan_chunks(items, cfg, year)
