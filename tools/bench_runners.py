@@ -45,7 +45,8 @@ if sys.argv[1] == "dask":
     pids = sorted(runner.client.run(os.getpid).values())
 elif sys.argv[1] == "ray":
     import ray
-    pids = sorted(set(ray.get([ray.remote(os.getpid).remote() for _ in range(4 * int(sys.argv[2]))])))
+    pid = ray.remote(lambda: os.getpid())
+    pids = sorted(set(ray.get([pid.remote() for _ in range(4 * int(sys.argv[2]))])))
 else:
     pids = []
 t2 = time.perf_counter()
