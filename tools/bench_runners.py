@@ -117,7 +117,9 @@ def markdown(rep: dict[str, Any]) -> list[str]:
     names = list(rep["runners"])
     L = [MARK_START, "## Runners: Dask vs Ray (tools/bench_runners.py)", "",
          f"Measured {rep['date']} ({rep['machine']}; `{rep['command']}`): {rep['n']} reports through `nianbao run`, "
-         f"{rep['workers']} workers, local cluster of each engine; overhead = CPU of the process tree less the "
+         f"{rep['workers']} workers, local cluster of each engine"
+         + (f" (start-up rows measured again {rep['startup_measured']}, one runner after the other)"
+            if rep.get("startup_measured") else "") + "; overhead = CPU of the process tree less the "
          "core calls' CPU (tools/bench_scale.py).", "",
          "| | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
     base = rep["runners"].get("threads", {}).get("figures", {}).get("startup_enter_seconds")
