@@ -531,7 +531,13 @@ def projection(sizes: dict[str, Any], mix_cpu: float | None, workers: int) -> di
     over0, over_slope = _fit(ns, [sizes[str(n)]["flow"]["cpu_seconds"] - sizes[str(n)]["core"]["cpu_seconds"]
                                   for n in ns])
     over_slope = max(over_slope, 0.0)
-    wall0, _ = _fit(ns, [sizes[str(n)]["flow"]["wall_seconds"] for n in ns])
+    # start-up and shutdown (interpreter, imports, the embedded API server): the command's wall time less the
+    # flow's own (its manifest), in the largest run; without a manifest, the intercept of wall time over the sizes
+    timings_big = big["flow"].get("timings") or {}
+    if timings_big.get("total_seconds"):
+        wall0 = big["flow"]["wall_seconds"] - timings_big["total_seconds"]
+    else:
+        wall0, _ = _fit(ns, [sizes[str(n)]["flow"]["wall_seconds"] for n in ns])
     peaks = [sizes[str(n)]["flow"]["peak_rss_mb"] for n in ns]
     mem0, mem_slope = _fit(ns, peaks)
     if mem_slope < 0:  # noise: memory does not shrink with the batch
@@ -553,7 +559,7 @@ def projection(sizes: dict[str, Any], mix_cpu: float | None, workers: int) -> di
             "CPU over the sizes) is taken as serial work of the flow process and the API server (so it caps "
             "the rate, however many cores), overlapping the parsing; the publish and BI step (the wall seconds "
             "of the largest run's manifest, an upper bound of their CPU) run after the parsing, in one process",
-            "start-up: the intercept of wall time over the sizes",
+            "start-up and shutdown: the command's wall time less the flow's own (manifest) in the largest run",
             "memory: the intercept and slope of peak RSS over the sizes, plus a runner worker and a parsing "
             f"child per extra core ({per_worker_mb:.0f} MB); no swapping; storage and network keep up",
             "two mixes: this batch's (short text reports) and the national mix of the full benchmark's "
@@ -619,7 +625,8 @@ ROWS = (("reports/s (nianbao run)", "reports_per_second"), ("reports/s (core, no
 
 def markdown(scale: dict[str, Any]) -> list[str]:
     L = [MARK_START, "## Scale: a year end to end through `nianbao run` (tools/bench_scale.py)", "",
-         f"Measured {scale['date']} on {scale['machine']} (`{scale['command']}`); batch: {scale['batch']}. "
+         f"Written {scale['date']} (`{scale['command']}`; when and under which load each column was measured: "
+         f"below the table); batch: {scale['batch']}. "
          "Definitions (overhead = CPU of the whole `nianbao run` process tree minus the CPU of the same core "
          "calls without Prefect, per report) and method: the docstring of tools/bench_scale.py.", ""]
     cols = [(label, n) for label, b in scale["runs"].items() for n in sorted(b["sizes"], key=int)]
@@ -634,7 +641,8 @@ def markdown(scale: dict[str, Any]) -> list[str]:
         L.append(f"| {title} | " + " | ".join(vals) + " |")
     L.append("")
     for label, b in scale["runs"].items():
-        L.append(f"**{label}** (code {b['code']}): {b.get('note', '')}".rstrip(": "))
+        when = f", measured {b['measured']}" if b.get("measured") else ""
+        L.append(f"- **{label}**: code {b['code']}{when}. {b.get('note', '')}".rstrip(". ") + ".")
     for label, b in scale["runs"].items():
         p = b.get("projection")
         if not p:
@@ -695,6 +703,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--refs-only", action="store_true", help="measure only the --ref revisions, not this checkout")
     ap.add_argument("--keep-labels", action="store_true",
                     help="keep the columns of other labels already in report.json (measured earlier)")
+    ap.add_argument("--note", action="append", default=[], metavar="LABEL=TEXT", help="a note under a column's label")
     ap.add_argument("--merge", type=Path, action="append", default=[], metavar="REPORT_JSON",
                     help="also show the columns of another report.json's scale section (measured apart)")
     ap.add_argument("--timings-from", action="append", default=[], metavar="LABEL=WORK_DIR",
@@ -726,8 +735,15 @@ def main(argv: list[str] | None = None) -> int:
     if a.keep_labels and (a.out / "report.json").exists():
         old = json.loads((a.out / "report.json").read_text(encoding="utf-8")).get("scale", {}).get("runs", {})
     for other in a.merge:
-        old.update(json.loads(other.read_text(encoding="utf-8")).get("scale", {}).get("runs", {}))
+        theirs = json.loads(other.read_text(encoding="utf-8")).get("scale", {})
+        for block in theirs.get("runs", {}).values():
+            block.setdefault("measured", f"{theirs.get('date')}, {theirs.get('machine')}")
+        old.update(theirs.get("runs", {}))
     runs: dict[str, Any] = {k: v for k, v in old.items() if k not in {t[0] for t in trees}}
+    for spec in a.note:
+        label, _, text = spec.partition("=")
+        if label in runs:
+            runs[label]["note"] = text
     for spec in a.timings_from:  # manifests' phase timings of columns measured before they were recorded
         label, _, wdir = spec.partition("=")
         for n, r in runs.get(label, {}).get("sizes", {}).items():
@@ -748,7 +764,8 @@ def main(argv: list[str] | None = None) -> int:
     mix = national_core_cpu(a.out)
     try:
         for label, tree, code in trees:
-            block = runs[label] = {"code": code, "runner": a.runner, "workers": a.workers, "sizes": {}}
+            block = runs[label] = {"code": code, "runner": a.runner, "workers": a.workers, "sizes": {},
+                                   "measured": f"{scale['date']}, {scale['machine']}"}
             for n in sizes:
                 block["sizes"][str(n)] = measure(tree, work, n, a.year, a.workers, a.runner, sources,
                                                  rerun=not a.no_rerun)
