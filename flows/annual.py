@@ -114,7 +114,8 @@ def _bi(cfg: Settings, run: BatchRun, published: Published) -> dict[str, Any]:
         return {"catalog": str((out / CATALOG_FILE).resolve()), "quality_report": str((out / REPORT_FILE).resolve())}
     for attempt in (1, 2):
         try:
-            info: dict[str, Any] = bi_outputs(cfg.out_dir, run.batch_id, run.flow_run_id)
+            info: dict[str, Any] = bi_outputs(cfg.out_dir, run.batch_id, run.flow_run_id,
+                                              sorted({f["report_year"] for f in published.files}))
             return info
         except Exception as exc:
             if attempt == 2:

@@ -329,6 +329,10 @@ def test_pdf_with_thousands_of_pages_hits_the_page_limit_quickly(tmp_path: Path)
 def test_page_limit_is_configurable() -> None:
     assert process_bytes(SMALL_PDF.read_bytes(), "s.pdf", max_pages=2).error == "page_limit"
     assert process_bytes(SMALL_PDF.read_bytes(), "s.pdf", max_pages=3).status == "ok"
+
+
+@pytest.mark.slow  # reads all 3000 pages
+def test_page_limit_can_be_raised_above_the_default() -> None:
     assert process_bytes(many_pages_pdf(3000), "big.pdf", max_pages=5000).error != "page_limit"
 
 

@@ -461,7 +461,6 @@ def camelot_python(arg: str | None) -> str | None:
     env = os.environ.get("NIANBAO_BENCH_CAMELOT_PYTHON")
     if env:
         return env
-    import importlib.util
 
     return sys.executable if importlib.util.find_spec("camelot") else None
 
@@ -633,7 +632,6 @@ def build_batch(dst: Path, size: int, seed: int, pool: list[Doc], bad_dir: Path 
         if d.sha not in seen:
             seen.add(d.sha)
             by_fmt[d.fmt].append(d)
-    sys.path.insert(0, str(REPO / "tools"))
     import generate_fixtures as gf
 
     # without the WenQuanYi font file only the STSong-Light (non-embedded CID font) variants can be made
@@ -1055,7 +1053,6 @@ def markdown(rep: dict[str, Any]) -> str:
               for b in bad]
     ocr = rep.get("ocr")
     if ocr is not None:
-        sys.path.insert(0, str(REPO / "tools"))
         import bench_ocr
 
         L += ["", "## OCR of scanned reports and pictures of tables (`tools/generate_scans.py`)", "",
@@ -1171,15 +1168,14 @@ def default_corpora() -> list[tuple[str, Path]]:
 
 
 def _tool(name: str) -> Any:
-    spec = importlib.util.spec_from_file_location(name, REPO / "tools" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    """A sibling script of this one (this script's folder is on sys.path), e.g. ``bench_scale``."""
+    return importlib.import_module(name)
 
 
 def _layouts() -> Any:
-    return _tool("bench_layouts")
+    import bench_layouts  # a sibling script: this script's folder is on sys.path
+
+    return bench_layouts
 
 
 def _only_layouts(out: Path) -> int:
@@ -1309,7 +1305,6 @@ def main(argv: list[str] | None = None) -> int:
     report["accuracy"] = {"corpora": corpora_acc,
                           "bad_inputs": bad_inputs(a.bad_dir) if a.bad_dir.is_dir() else []}
     if not a.no_ocr:
-        sys.path.insert(0, str(REPO / "tools"))
         import bench_ocr
 
         scans = a.ocr_scans or Path(tempfile.mkdtemp(prefix="nianbao-bench-scans-"))

@@ -33,6 +33,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from nianbao.processes import kill_group
+
 _ROOT = str(Path(__file__).resolve().parents[2])
 
 
@@ -114,7 +116,7 @@ class _Worker:
         return bytes(buf)
 
     def kill(self) -> None:
-        _kill_group(self.proc)
+        kill_group(self.proc)
         self.proc.wait()
 
     def alive(self) -> bool:
@@ -187,13 +189,6 @@ def call_isolated(target: str, args: tuple[Any, ...] = (), kwargs: dict[str, Any
     if kind == "error":
         raise ChildError(value)
     return value
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        proc.kill()
 
 
 def _limit_memory(memory_mb: int) -> None:
