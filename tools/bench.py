@@ -1168,7 +1168,11 @@ def default_corpora() -> list[tuple[str, Path]]:
 
 
 def _tool(name: str) -> Any:
-    """A sibling script of this one (this script's folder is on sys.path), e.g. ``bench_scale``."""
+    """A sibling script of this one, e.g. ``bench_scale`` (its folder put on sys.path when this script was
+    loaded another way, as ``nianbao bench`` does)."""
+    here = str(Path(__file__).resolve().parent)
+    if here not in sys.path:
+        sys.path.insert(0, here)
     return importlib.import_module(name)
 
 
