@@ -51,6 +51,9 @@ lock: setup
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
-# The core and the readers without Prefect or slow end-to-end tests: the loop to run while editing (< 60 s).
+# The core and every reader without Prefect or slow tests: the loop to run while editing (< 60 s on 2 cores).
+# Left out (run by `make test`): tests marked `prefect` (need a Prefect API, run a flow or the command; marked by
+# tests/conftest.py) and `slow` (whole-corpus comparisons, long fuzz runs, huge or spinning PDFs, end-to-end).
+# README "Development" lists what it covers.
 test-fast:
 	@NIANBAO_TEST_PREFECT_SERVER=0 bash scripts/test.sh -m "not slow and not prefect" $(ARGS)

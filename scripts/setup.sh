@@ -108,7 +108,8 @@ fi
 VPY="$VENV/bin/python"
 
 # ---------------------------------------------------------------- 3. dependencies from the lock
-lock_hash="$(cat "$LOCK" "$OVERRIDES" | sha256sum | cut -d' ' -f1)-$("$VPY" -c 'import sys; print(sys.version)' | sha256sum | cut -c1-12)"
+# "-pyc": the stamp of a venv whose site-packages were compiled to bytecode (older venvs are synced once more).
+lock_hash="$(cat "$LOCK" "$OVERRIDES" | sha256sum | cut -d' ' -f1)-$("$VPY" -c 'import sys; print(sys.version)' | sha256sum | cut -c1-12)-pyc"
 stamp="$VENV/.nianbao-lock.sha256"
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$lock_hash" ]]; then
     log "dependencies: up to date with requirements.lock"
@@ -122,8 +123,10 @@ else
     fi
     log "dependencies: uv pip sync requirements.lock"
     # sync = exactly the lock (hash-checked), extraneous packages removed; the lock is fully resolved, so no
-    # resolution and no certifi override is needed here.
-    "$VENV/bin/uv" pip sync --python "$VPY" --quiet "$LOCK"
+    # resolution and no certifi override is needed here. --compile-bytecode: every package compiled to .pyc once
+    # here, or each process (every test worker, every `nianbao` subprocess) compiles what it imports again
+    # wherever bytecode is not written (PYTHONDONTWRITEBYTECODE, read-only installs): Prefect alone is seconds.
+    "$VENV/bin/uv" pip sync --python "$VPY" --quiet --compile-bytecode "$LOCK"
     rm -f "$VENV/.nianbao-editable.sha256" # sync removed the editable install
     printf '%s\n' "$lock_hash" >"$stamp"
     did+=("installed $(grep -c '^[A-Za-z0-9]' "$LOCK") pinned packages from requirements.lock")

@@ -20,6 +20,11 @@ export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="${PREFECT_SERVER_EPHEME
 
 export NIANBAO_DUCK1_PYTHON="${NIANBAO_DUCK1_PYTHON:-$ROOT/.venv-duck1/bin/python}"
 
+# Bytecode caches on (__pycache__, git-ignored), whatever the shell says: with PYTHONDONTWRITEBYTECODE set, every
+# test worker and every subprocess (the `nianbao` command, lint-imports, the docs tools) compiles the project
+# again, and pytest rewrites the asserts of the test modules and its plugins' packages again (~130 modules).
+unset PYTHONDONTWRITEBYTECODE
+
 # One Prefect API server for the whole run (flow tests and every `nianbao` subprocess use it through
 # PREFECT_API_URL), instead of one embedded server per test worker and per CLI call.
 # `make test-fast` sets NIANBAO_TEST_PREFECT_SERVER=0: its tests need no Prefect.
@@ -48,9 +53,10 @@ if [[ "${NIANBAO_TEST_PREFECT_SERVER:-1}" == "1" ]]; then
 fi
 
 workers="${NIANBAO_TEST_WORKERS:-2}"
-echo "[test] pytest -q -n $workers $* (PREFECT_HOME=$PREFECT_HOME)"
+echo "[test] pytest -q -n $workers --dist loadgroup $* (PREFECT_HOME=$PREFECT_HOME)"
 set +e
-"${NIANBAO_VENV:-$ROOT/.venv}/bin/python" -m pytest -q -n "$workers" "$@"
+# --dist loadgroup: tests marked with one xdist_group (they share a cache of parsed documents) run on one worker.
+"${NIANBAO_VENV:-$ROOT/.venv}/bin/python" -m pytest -q -n "$workers" --dist loadgroup "$@"
 rc=$?
 set -e
 exit "$rc"

@@ -63,9 +63,10 @@ def publish(batch: BatchOutcome, settings: Settings, batch_id: str, flow_run_id:
 
 @task(name="bi-outputs", cache_policy=NO_CACHE, persist_result=False, retries=RETRIES - 1,
       retry_delay_seconds=RETRY_DELAYS, retry_jitter_factor=RETRY_JITTER, retry_condition_fn=_retry_on_os_error)
-def bi_outputs(out_dir: str, batch_id: str, flow_run_id: str | None) -> dict[str, Any]:
-    """After a publish: cross-year checks, the DuckDB catalog and the quality report."""
+def bi_outputs(out_dir: str, batch_id: str, flow_run_id: str | None, years: list[int] | None = None
+               ) -> dict[str, Any]:
+    """After a publish of ``years``: cross-year checks, the DuckDB catalog and the quality report."""
     from nianbao.bi import post_publish
 
-    info: dict[str, Any] = post_publish(out_dir, batch_id=batch_id, flow_run_id=flow_run_id)
+    info: dict[str, Any] = post_publish(out_dir, batch_id=batch_id, flow_run_id=flow_run_id, years=years)
     return info

@@ -14,6 +14,11 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
 CORPUS = FIXTURES / "corpus"
 
+# tools/ is a folder of scripts, not a package: they import each other by module name (a script's own folder is
+# on sys.path when it runs), and the tests import them the same way (``import generate_layouts``).
+if str(ROOT / "tools") not in sys.path:
+    sys.path.append(str(ROOT / "tools"))
+
 # Prefect must never reach the network or the user's own profile from the tests.
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="nianbao-prefect-"))
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -55,23 +60,40 @@ def _prefect_logging_outlives_capsys(request: pytest.FixtureRequest):  # type: i
         setup_logging(incremental=False)
 
 
-# Calls in a test's body that run a Prefect flow (in process or through the `nianbao run` command).
-_RUNS_A_FLOW = ("run_cli(", "_cli([", "annual_batch", "year_batch", "backfill(")
+# Calls in a test's body that run a Prefect flow (in process or through the `nianbao run` command; the
+# executable run as a subprocess is ``[str(NIANBAO), "run", ...]``). A test that runs it some other way is
+# marked ``prefect`` by hand.
+_RUNS_A_FLOW = ("run_cli(", "_cli([", "annual_batch", "year_batch", "backfill(", 'NIANBAO), "run"')
+
+
+_SOURCES: dict[object, str] = {}
+
+
+def _source(function: object) -> str:
+    """The function's source, read once per function (a fixture such as tmp_path is used by hundreds of tests)."""
+    import inspect
+
+    if function not in _SOURCES:
+        try:
+            _SOURCES[function] = inspect.getsource(function)  # type: ignore[arg-type]
+        except (OSError, TypeError):
+            _SOURCES[function] = ""
+    return _SOURCES[function]
 
 
 def _runs_a_flow(item: pytest.Item) -> bool:
-    import inspect
-
-    try:
-        source = inspect.getsource(item.function)  # type: ignore[attr-defined]
-    except (AttributeError, OSError, TypeError):
-        return False
-    return any(call in source for call in _RUNS_A_FLOW)
+    """Whether the test's body, or any fixture it uses (directly or through other fixtures), runs a flow: a
+    module-scoped fixture that publishes with the real command makes each of its tests need Prefect."""
+    functions = [getattr(item, "function", None)]
+    defs = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+    functions += [d.func for name in getattr(item, "fixturenames", ()) for d in defs.get(name, ())]
+    return any(call in _source(f) for f in functions if f is not None for call in _RUNS_A_FLOW)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that needs a Prefect API (the ``prefect_server`` fixture, or a flow or `nianbao run` in
-    its body) as ``prefect``, so ``make test-fast`` can leave them out without a list to keep up to date."""
+    its body or its fixtures) as ``prefect``, so ``make test-fast`` can leave them out without a list to keep up
+    to date."""
     for item in items:
         if "prefect_server" in getattr(item, "fixturenames", ()) or _runs_a_flow(item):
             item.add_marker(pytest.mark.prefect)

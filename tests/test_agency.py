@@ -119,20 +119,10 @@ def _all_pairs_links(reports: list[tuple[str, int, str | None]], passive: set[st
     return out
 
 
-def _bench_tool():  # type: ignore[no-untyped-def]
-    import importlib.util
-
-    from conftest import ROOT
-
-    spec = importlib.util.spec_from_file_location("bench_agency", ROOT / "tools" / "bench_agency.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_blocked_linking_equals_all_pairs_linking_on_a_generated_list() -> None:
-    reports = _bench_tool().synthetic_reports(2500, seed=7)
+    import bench_agency  # tools/ (on sys.path through conftest)
+
+    reports = bench_agency.synthetic_reports(2500, seed=7)
     passive = {rid for rid, _, _ in reports[::17]}  # some failed reports: linked passively
     got = link_agencies(reports, passive=passive)
     want = _all_pairs_links(reports, passive)

@@ -1,11 +1,13 @@
 """The architecture as a tested contract: import-linter's layers (pyproject.toml [tool.importlinter]).
 
 The first test runs the contracts on the real tree; the second proves they can fail, by running them on a
-copy of the tree with one upward import planted (a reader importing the publish step).
+copy of the tree with one upward import planted (a reader importing the publish step), then a cycle inside a
+package (the input type importing the folder walk).
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -33,10 +35,18 @@ def test_an_upward_import_breaks_the_layers_contract(tmp_path: Path) -> None:
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     assert _lint(tmp_path).returncode == 0  # the copy alone is clean
     text_reader = tmp_path / "nianbao" / "read" / "text.py"
-    text_reader.write_text(text_reader.read_text() + "\nfrom nianbao.publish import parquet  # planted\n")
+    clean = text_reader.read_text()
+    text_reader.write_text(clean + "\nfrom nianbao.publish import parquet  # planted\n")
     out = _lint(tmp_path)
     assert out.returncode != 0
     assert "nianbao.read.text -> nianbao.publish.parquet" in out.stdout
+    # A cycle inside one package breaks the acyclic contract: the input type importing the folder walk.
+    text_reader.write_text(clean)
+    item = tmp_path / "nianbao" / "ingest" / "item.py"
+    item.write_text(item.read_text() + "\nfrom nianbao.ingest import walk  # planted\n")
+    out = _lint(tmp_path)
+    assert out.returncode != 0
+    assert "No cycles are allowed in nianbao.ingest" in out.stdout
 
 
 def _private_imports(root: Path) -> list[str]:
@@ -61,3 +71,36 @@ def test_no_private_name_is_imported_across_modules(tmp_path: Path) -> None:
     planted.parent.mkdir(parents=True)
     planted.write_text("from nianbao.read.pdf import _private\n")
     assert _private_imports(tmp_path) == ["nianbao/read/x.py: nianbao.read.pdf._private"]
+
+
+def _readme_map() -> list[list[str]]:
+    """The modules and packages named in each row of README's architecture table, as dotted names."""
+    section = (ROOT / "README.md").read_text(encoding="utf-8").split("## How it works", 1)[1].split("\n## ", 1)[0]
+    rows = []
+    for line in section.splitlines():
+        if not line.startswith("| ") or line.startswith("| package"):
+            continue
+        first = line.split("|")[1]
+        names = []
+        for token in re.findall(r"`([\w/.]+)`", first):
+            path = token if "/" in token else f"nianbao/{token}"
+            names.append(path.removesuffix("/").removesuffix(".py").replace("/", "."))
+        rows.append(names)
+    return rows
+
+
+def test_the_readme_map_names_the_tree_in_the_order_of_the_layers() -> None:
+    rows = _readme_map()
+    named = [n for row in rows for n in row]
+    tree = {"schemas", "tasks", "flows"}
+    tree |= {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "nianbao").glob("**/__init__.py")}
+    tree |= {f"nianbao.{p.stem}" for p in (ROOT / "nianbao").glob("*.py") if p.stem != "__init__"}
+    tree.discard("nianbao")
+    assert sorted(tree - set(named)) == [], "README's map misses packages or modules of the tree"
+    assert sorted(set(named) - tree) == [], "README's map names packages or modules that do not exist"
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
+    (layers,) = [c["layers"] for c in config["contracts"] if c["type"] == "layers"]
+    order = [layers[::-1].index(n) for n in named if n in layers]
+    assert order == sorted(order), "README's map is not in the order of the layers contract (ground first)"

@@ -107,6 +107,7 @@ def test_nianbao_catalog_rebuilds_it(published: Path, capsys: pytest.CaptureFixt
     assert "not an output folder" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # DuckDB reads every view through fsspec from a moto S3 server (~6 CPU-seconds)
 def test_object_store_catalog_reads_s3_through_the_store(bucket: str, tmp_path: Path) -> None:  # noqa: F811
     from test_objectstore import SEEDS, _publish
 

@@ -127,3 +127,17 @@ def test_an_unchanged_year_is_not_published_again(tmp_path: Path) -> None:
     assert third.unchanged_years == [2022]  # type: ignore[attr-defined]
     assert {f["report_year"] for f in third.files} == {2021}  # type: ignore[attr-defined]
     assert journal.read_head(out)["years"]["2022"] == head["years"]["2022"]
+
+
+def test_staged_chunks_age_out_unless_used(tmp_path: Path) -> None:
+    from nianbao.runtime.chunk import prune_staging, staging_root
+
+    cfg = load_settings(out_dir=str(tmp_path / "out"), cache_dir=str(tmp_path / "cache"))
+    root = staging_root(cfg) / "2022"
+    for name in ("used", "fresh", "old", "old-but-used"):
+        (root / name).mkdir(parents=True)
+    for name in ("old", "old-but-used"):
+        os.utime(root / name, (1, 1))
+    assert prune_staging(cfg, 2022, {"used", "old-but-used"}) == 1  # only the old one nobody used
+    assert sorted(p.name for p in root.iterdir()) == ["fresh", "old-but-used", "used"]
+    assert (root / "old-but-used").stat().st_mtime > 1  # marked fresh by its use

@@ -330,6 +330,23 @@ def test_republishing_a_year_reruns_the_checks(tmp_path: Path) -> None:
     assert {r for r in again["report_year"].to_list()} == {2023}  # only F's planted 2023 break is left
 
 
+def test_checks_of_the_years_touched_equal_a_full_run(tmp_path: Path) -> None:
+    """After republishing 2022 with B fixed, checking only the pairs that touch 2022 (``years=[2022]``) gives
+    exactly what checking every year gives; the other years' issues are kept from the last run."""
+    planted, results, who = publish_planted(tmp_path)
+    before = run_crossyear_checks(tmp_path)
+    assert {r for r in before["report_year"].to_list()} >= {2022, 2023}
+    b21, b22 = planted.bodies["B"]
+    b22.over = list(b21.forward)
+    fixed = process_bytes(make_report(b22), "synthetic/B-2022-fixed.txt")
+    rest = [r for r in results if r.report_year == 2022 and who[r.report_id][0] != "B"]
+    publish_results(tmp_path, [*rest, fixed], batch="fix")
+    touched = run_crossyear_checks(tmp_path, years=[2022]).drop("batch_id")
+    full = run_crossyear_checks(tmp_path).drop("batch_id")
+    assert touched.equals(full)
+    assert not touched.equals(before.drop("batch_id"))  # the fix changed something: the comparison can fail
+
+
 def test_crossyear_checks_skip_non_numbers_and_other_templates() -> None:
     """A blank or '/' is never read as 0, and a 2019-template year has no in_force chain."""
     reports = pl.DataFrame({"report_id": ["a", "b"], "report_year": [2021, 2022],

@@ -357,6 +357,7 @@ def _html_ish(draw: st.DrawFn) -> str:
     return "".join(parts)
 
 
+@pytest.mark.slow  # 400 generated pages (the tag-soup fuzz of tests/test_fuzz.py runs in test-fast)
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_html_ish(), st.sampled_from(["utf-8", "gb18030", "utf-16"]))
 def test_fuzz_html_ish_text(text: str, encoding: str) -> None:

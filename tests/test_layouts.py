@@ -5,7 +5,6 @@ numbers exactly as printed, no invented year."""
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
 from decimal import Decimal
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import generate_layouts as gl  # tools/ (on sys.path through conftest)
 import polars as pl
 import pytest
 from conftest import ROOT
@@ -27,11 +27,6 @@ from nianbao.read import SUFFIXES, sniff_format
 from nianbao.recover.runtogether import recover_applications, recover_proactive
 from nianbao.template import TABLES
 from nianbao.variants import VARIANTS
-
-_spec = importlib.util.spec_from_file_location("generate_layouts", ROOT / "tools" / "generate_layouts.py")
-assert _spec is not None and _spec.loader is not None
-gl = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(gl)
 
 # The project's own generated gold (always present); six reports: both templates, blank cells, slashes.
 GOLDS = [g for g in gl.load_golds([ROOT / "tests" / "fixtures" / "generated"])

@@ -15,9 +15,10 @@ import sys
 from decimal import Decimal
 from typing import Any
 
+import generate_scans  # tools/ (on sys.path through conftest)
 import numpy as np
 import pytest
-from conftest import FIXTURES, ROOT
+from conftest import FIXTURES
 
 from nianbao.extract.mapping import TableResult
 from nianbao.model import Document, OcrRead, Origin, TextBlock
@@ -29,9 +30,6 @@ from nianbao.settings import load_settings
 from nianbao.validate.identities import equations
 from nianbao.validate.ocrgate import gate_ocr
 from nianbao.validate.ocrmeta import check_ocr_meta
-
-sys.path.insert(0, str(ROOT / "tools"))
-import generate_scans
 
 BAD_SCAN = FIXTURES / "bad" / "scanned-image-only.pdf"
 PAGE = (0.0, 0.0, 595.0, 842.0)

@@ -25,6 +25,30 @@ SHARED = ROOT.parent / "shared" / "corpus" / "reports"
 PDFS = sorted((ROOT / "tests" / "fixtures").rglob("*.pdf")) + (sorted(SHARED.glob("*.pdf")) if SHARED.is_dir() else [])
 
 
+def _classes(path: Path) -> set[str]:
+    """A generated PDF's producer, table layout and template year (``gen-017-rl-emb-split-2019``: rl-emb, split,
+    2019); every other PDF is a class of its own (each is a different hand-made case)."""
+    parts = path.stem.split("-")
+    if parts[0] != "gen" or len(parts) < 5:
+        return {path.name}
+    return {"-".join(parts[2:4]), "-".join(parts[4:-1]) or "plain", parts[-1]}
+
+
+def _in_fast(paths: list[Path]) -> set[Path]:
+    """The PDFs ``make test-fast`` compares: each one that brings a class not seen before (every hand-made case,
+    the first generated file of each producer, layout and year). ``make test`` compares all of them."""
+    seen: set[str] = set()
+    fast = set()
+    for p in paths:
+        if not _classes(p) <= seen:
+            fast.add(p)
+            seen |= _classes(p)
+    return fast
+
+
+FAST = _in_fast(PDFS)
+
+
 def published(r: ReportResult) -> dict[str, Any]:
     """Everything of a result that reaches the published datasets (timings aside)."""
     return {
@@ -54,7 +78,8 @@ def read_both(data: bytes, name: str, monkeypatch: pytest.MonkeyPatch, **kw: Any
     return a, b, pages
 
 
-@pytest.mark.parametrize("path", PDFS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [p if p in FAST else pytest.param(p, marks=pytest.mark.slow) for p in PDFS],
+                         ids=lambda p: p.name)
 def test_pdfium_publishes_exactly_what_pdfplumber_publishes(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     a, b, pages = read_both(path.read_bytes(), path.name, monkeypatch)
     assert published(b) == published(a)
@@ -65,6 +90,10 @@ def test_pdfium_publishes_exactly_what_pdfplumber_publishes(path: Path, monkeypa
 def test_the_corpora_hold_the_pdfs_the_comparison_is_about() -> None:
     names = {p.name for p in PDFS}
     assert len([n for n in names if n.startswith("gen-")]) >= 30  # generated: LibreOffice and reportlab variants
+    # test-fast compares each producer (LibreOffice, reportlab embedded and CID fonts), layout and year at least once
+    fast = set().union(*(_classes(p) for p in FAST))
+    assert {"lo-pdf", "rl-emb", "rl-cid", "grid", "threeline", "split", "norules", "fakebold", "tblheader", "2019",
+            "2021"} <= fast
     assert {"real-hongze-2023.pdf", "small-report.pdf", "no-tounicode.pdf", "encrypted-user-password.pdf",
             "truncated-half.pdf", "scanned-image-only.pdf"} <= names
 
@@ -108,6 +137,7 @@ def test_pdfium_fails_a_bad_pdf_as_pdfplumber_does(make: Any, error: str, monkey
     assert not b.cells and pages == 0
 
 
+@pytest.mark.slow  # opens a generated 3000-page PDF with each source
 def test_pdfium_keeps_the_page_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     a, b, pages = read_both(many_pages_pdf(3000), "big.pdf", monkeypatch)
     assert b.error == a.error == "page_limit" and pages == 0
@@ -119,3 +149,32 @@ def test_pdf_text_source_is_a_setting_with_two_values() -> None:
         Settings().with_overrides(pdf_text_source="poppler")
     r = process_bytes(SMALL_PDF.read_bytes(), "s.pdf", pdf_text_source="poppler")
     assert r.status == "failed" and "pdfplumber, pdfium" in (r.error_message or "")
+
+
+def test_overprinted_duplicates_are_removed_by_pdfplumbers_rule() -> None:
+    """``_dedupe`` (both sources) keeps what pdfplumber's ``dedupe_chars`` keeps, on random pages of glyphs
+    alike in text, font and size at positions that chain within the 1 pt tolerance (fake bold drawn twice or
+    three times, repeated digits on a row, a row just over 1 pt lower); positions on a 0.25 pt grid, where
+    both clusterings compute exactly."""
+    import random
+
+    from pdfplumber.utils import dedupe_chars
+
+    from nianbao.read.pdfpage import Glyph, _dedupe
+
+    rnd = random.Random(16)
+    removed = 0
+    for _ in range(3000):
+        glyphs = []
+        for _ in range(rnd.randint(0, 25)):
+            y = rnd.choice([0.0, 0.5, 1.0, 1.25, 2.5, 10.0]) + rnd.choice([0.0, 0.0, 0.75])
+            x = rnd.choice([0.0, 0.5, 1.0, 2.0, 3.25, 9.0]) + rnd.choice([0.0, 0.0, 0.25])
+            glyphs.append(Glyph(rnd.choice("0零a"), x, x + 5, y, y + 9, y, rnd.choice([9.0, 10.5]), rnd.choice("fg"),
+                                rnd.random() < 0.9))
+        dicts = [{"upright": g.upright, "text": g.text, "fontname": g.font, "size": g.size, "doctop": g.doctop,
+                  "x0": g.x0, "k": k} for k, g in enumerate(glyphs)]
+        want = [d["k"] for d in dedupe_chars(dicts)]
+        got = _dedupe(glyphs)
+        assert [next(k for k, h in enumerate(glyphs) if h is g) for g in got] == want
+        removed += len(glyphs) - len(got)
+    assert removed > 1000  # the cases did overprint

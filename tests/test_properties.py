@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -70,6 +71,7 @@ cell_value = st.one_of(
 )
 
 
+@pytest.mark.slow  # 25 publishes and reads of a Parquet dataset
 @given(st.lists(cell_value, min_size=1, max_size=len(_APP_KEYS)))
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_parquet_round_trip(tmp_path_factory, values) -> None:  # type: ignore[no-untyped-def]

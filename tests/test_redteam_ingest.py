@@ -415,6 +415,7 @@ def _live_children(parent: int) -> list[int]:
 
 # --- case 7: a catalog build that fails after a committed publish ------------------------------------------
 
+@pytest.mark.prefect  # runs the command through `python -c` (not seen by conftest's scan)
 def test_a_catalog_failure_after_the_publish_is_a_warning_not_a_crash(tmp_path: Path) -> None:
     """Injected: the first catalog build fails as it does when another run exchanges a partition under it."""
     out = tmp_path / "out"

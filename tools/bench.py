@@ -461,7 +461,6 @@ def camelot_python(arg: str | None) -> str | None:
     env = os.environ.get("NIANBAO_BENCH_CAMELOT_PYTHON")
     if env:
         return env
-    import importlib.util
 
     return sys.executable if importlib.util.find_spec("camelot") else None
 
@@ -633,7 +632,6 @@ def build_batch(dst: Path, size: int, seed: int, pool: list[Doc], bad_dir: Path 
         if d.sha not in seen:
             seen.add(d.sha)
             by_fmt[d.fmt].append(d)
-    sys.path.insert(0, str(REPO / "tools"))
     import generate_fixtures as gf
 
     # without the WenQuanYi font file only the STSong-Light (non-embedded CID font) variants can be made
@@ -981,6 +979,8 @@ def find_gaps(rep: dict[str, Any]) -> list[str]:
         gaps.append(f"the benchmark took {rep['duration_seconds'] / 60:.1f} min (> {GOAL_MINUTES:g} min, issue 7)")
     if rep.get("layouts"):
         gaps += _layouts().gaps(rep["layouts"])
+    if rep.get("scale"):
+        gaps += _tool("bench_scale").gaps(rep["scale"])
     return gaps
 
 
@@ -1053,7 +1053,6 @@ def markdown(rep: dict[str, Any]) -> str:
               for b in bad]
     ocr = rep.get("ocr")
     if ocr is not None:
-        sys.path.insert(0, str(REPO / "tools"))
         import bench_ocr
 
         L += ["", "## OCR of scanned reports and pictures of tables (`tools/generate_scans.py`)", "",
@@ -1146,6 +1145,11 @@ def markdown(rep: dict[str, Any]) -> str:
             L += [f"Publishing failed: {pub.get('error')}"]
     if rep.get("layouts"):
         L += [""] + _layouts().markdown(rep["layouts"])
+    # measured apart (tools/bench_scale.py, tools/bench_runners.py) and kept across runs of this benchmark
+    if rep.get("scale"):
+        L += [""] + _tool("bench_scale").markdown(rep["scale"])
+    if rep.get("runners"):
+        L += [""] + _tool("bench_runners").markdown(rep["runners"])
     L += ["", "Every figure, per report and per file, is in `report.json`. Accuracy figures are deterministic "
           "(sorted files, seeded batch); timings vary with the machine's load.", ""]
     return "\n".join(L)
@@ -1163,12 +1167,19 @@ def default_corpora() -> list[tuple[str, Path]]:
     return [(n, p) for n, p in out if p.is_dir()]
 
 
+def _tool(name: str) -> Any:
+    """A sibling script of this one, e.g. ``bench_scale`` (its folder put on sys.path when this script was
+    loaded another way, as ``nianbao bench`` does)."""
+    here = str(Path(__file__).resolve().parent)
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    return importlib.import_module(name)
+
+
 def _layouts() -> Any:
-    spec = importlib.util.spec_from_file_location("bench_layouts", REPO / "tools" / "bench_layouts.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    import bench_layouts  # a sibling script: this script's folder is on sys.path
+
+    return bench_layouts
 
 
 def _only_layouts(out: Path) -> int:
@@ -1298,7 +1309,6 @@ def main(argv: list[str] | None = None) -> int:
     report["accuracy"] = {"corpora": corpora_acc,
                           "bad_inputs": bad_inputs(a.bad_dir) if a.bad_dir.is_dir() else []}
     if not a.no_ocr:
-        sys.path.insert(0, str(REPO / "tools"))
         import bench_ocr
 
         scans = a.ocr_scans or Path(tempfile.mkdtemp(prefix="nianbao-bench-scans-"))
@@ -1356,6 +1366,12 @@ def main(argv: list[str] | None = None) -> int:
                                if not r["fully_right"] or r["status"] != "ok" or not r["identities"]["agree"]]
             c["per_report_note"] = "only reports not fully right, not ok, or whose identity checks disagree"
     a.out.mkdir(parents=True, exist_ok=True)
+    if (a.out / "report.json").is_file():  # the sections measured by their own tools stay
+        earlier = json.loads((a.out / "report.json").read_text(encoding="utf-8"))
+        for key in ("scale", "runners"):
+            if key in earlier:
+                report[key] = earlier[key]
+        report["gaps"] = find_gaps(report)
     (a.out / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=1, default=str) + "\n",
                                        encoding="utf-8")
     (a.out / "report.md").write_text(markdown(report), encoding="utf-8")

@@ -8,7 +8,6 @@ agency and year right, and the checks that withheld cells. Run alone with ``tool
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -22,11 +21,9 @@ BOUNDED = {"dump_blank_cells": "a blank cell vanishes from a text dump, so the r
 
 
 def _generator() -> Any:
-    spec = importlib.util.spec_from_file_location("generate_layouts", REPO / "tools" / "generate_layouts.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    import generate_layouts  # a sibling script: the tools folder is on sys.path (script folder, or conftest)
+
+    return generate_layouts
 
 
 def run(seed: int = 14) -> dict[str, Any]:

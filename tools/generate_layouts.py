@@ -44,8 +44,7 @@ DEFAULT_GOLD_DIRS = (REPO / "tests" / "fixtures" / "generated", REPO.parent.pare
 CLASSES = ("crawler_oneline", "space_cells", "dump_blank_cells", "glued_headings", "reworded_headings",
            "markdown_pipe", "markdown_html", "fullwidth", "long_decimals")
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from layouts_data import (  # noqa: E402 - the tools folder is no package
+from layouts_data import (  # noqa: E402 - a sibling script (the tools folder is on sys.path: script folder, or conftest)
     APPLICANTS,
     CANONICAL,
     CHROME_FOOT,

@@ -23,9 +23,10 @@ LOCK_FILE = ".bi.lock"
 
 
 
-def post_publish(out_dir: Path | str, *, batch_id: str | None = None, flow_run_id: str | None = None
-                 ) -> dict[str, Any]:
-    """Run cross-year checks, write the catalog and the quality report; return paths and counts.
+def post_publish(out_dir: Path | str, *, batch_id: str | None = None, flow_run_id: str | None = None,
+                 years: list[int] | None = None) -> dict[str, Any]:
+    """Run cross-year checks (``years``: the years just published; only the pairs touching them are compared
+    again), write the catalog and the quality report; return paths and counts.
 
     Returns ``{"catalog": str, "quality_report": str, "crossyear_issues": str, "agency_keys": str,
     "crossyear_issue_count": int, "crossyear_by_check": {check: n}, "seconds": float}``.
@@ -33,7 +34,7 @@ def post_publish(out_dir: Path | str, *, batch_id: str | None = None, flow_run_i
     started = time.perf_counter()
     out = Path(out_dir).resolve()
     with file_lock(out / LOCK_FILE, what="the BI outputs"):
-        issues = run_crossyear_checks(out, batch_id=batch_id, flow_run_id=flow_run_id)
+        issues = run_crossyear_checks(out, batch_id=batch_id, flow_run_id=flow_run_id, years=years)
         catalog = write_catalog(out, agency_keys=False)  # run_crossyear_checks just linked them: one pass
         report = write_quality_report(out)
     by_check = {str(k): int(n) for k, n in issues.group_by("check").len().sort("check").iter_rows()}

@@ -34,9 +34,7 @@ Views (see docs/bi.md and docs/data-model.md):
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +48,7 @@ from nianbao.bi.crossyear import (
     crossyear_schema,
     write_agency_keys,
 )
+from nianbao.fsio import atomic_write
 from nianbao.location import is_remote
 from nianbao.publish.objectstore import open_store
 from nianbao.template import APPLICANTS, APPLICATIONS_2019, APPLICATIONS_2021
@@ -377,7 +376,13 @@ def write_catalog(out_dir: Path | str, *, catalog: Path | str | None = None, age
         if agency_keys:
             write_agency_keys(out)
         final = out / CATALOG_FILE
-    tmp = final.parent / f".{final.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+    return atomic_write(final, lambda tmp: _build_catalog(tmp, out))
+
+
+def _build_catalog(tmp: Path, out: Path | str) -> None:
+    """Write the views over ``out`` into a new database file at ``tmp`` and smoke-test them (the atomic write
+    made ``tmp`` as an empty file, which DuckDB refuses to open: it is removed first)."""
+    tmp.unlink()
     con = duckdb.connect(config=_OFFLINE)
     try:
         con.execute(f"ATTACH {_lit(str(tmp))} AS nianbao_catalog (STORAGE_VERSION {_lit(STORAGE_VERSION)})")
@@ -389,17 +394,10 @@ def write_catalog(out_dir: Path | str, *, catalog: Path | str | None = None, age
         con.execute("CHECKPOINT")
         con.execute("USE memory")
         con.execute("DETACH nianbao_catalog")
-        _unregister(con)
-        con.close()
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
     finally:
         _unregister(con)
         con.close()
-        tmp.unlink(missing_ok=True)
         Path(str(tmp) + ".wal").unlink(missing_ok=True)
-    return final
 
 
 __all__ = [

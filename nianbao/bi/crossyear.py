@@ -188,10 +188,15 @@ def write_agency_keys(out_dir: Path, reports: pl.DataFrame | None = None) -> tup
     return write_single_file(frame, Path(out_dir), AGENCY_DATASET), frame
 
 
-def run_crossyear_checks(out_dir: Path | str, *, batch_id: str | None = None,
-                         flow_run_id: str | None = None) -> pl.DataFrame:
-    """Run the cross-year checks over everything published under ``out_dir``; write
-    ``crossyear_issues`` (and ``agency_keys``) atomically and return the issues frame."""
+def run_crossyear_checks(out_dir: Path | str, *, batch_id: str | None = None, flow_run_id: str | None = None,
+                         years: list[int] | None = None) -> pl.DataFrame:
+    """Run the cross-year checks over what is published under ``out_dir``; write ``crossyear_issues`` (and
+    ``agency_keys``) atomically and return the issues frame.
+
+    ``years``: the years a publish just replaced. Then only the year pairs that touch them are compared
+    again (a year's issues are attributed to the later year: those of the years and the year after each);
+    the other years keep their issues from the last run. Agency links are always made over every year (one
+    pass, and a new name can make an old one ambiguous)."""
     out = Path(out_dir)
     reports = scan_dataset(out, "reports").select("report_id", "report_year", "status", "agency").collect()
     _, keys = write_agency_keys(out, reports)
@@ -200,12 +205,22 @@ def run_crossyear_checks(out_dir: Path | str, *, batch_id: str | None = None,
                         r["link_status"], tuple(c for c in (r["candidates"] or "").split(" | ") if c), r["note"] or "")
              for r in keys.iter_rows(named=True) if status.get(r["report_id"]) != "failed"]
     batch = batch_id or f"crossyear-{time.strftime('%Y%m%dT%H%M%S')}"
+    previous = out / CROSSYEAR_DATASET / f"{CROSSYEAR_DATASET}.parquet"
+    affected = None if years is None or not previous.exists() else sorted({y for t in years for y in (t, t + 1)})
+    needed = None if affected is None else sorted({y for a in affected for y in (a - 1, a)})
     # Only the cells the checks compare are read (memory grows by a few cells per report, not by its tables).
     applications = (scan_dataset(out, "applications")
                     .filter(pl.col("row").is_in(["carried_forward", "carried_over"]) & (pl.col("value_kind") == "number"))
-                    .collect())
-    proactive = scan_dataset(out, "proactive_disclosure").filter(pl.col("category").is_in(IN_FORCE_CATEGORIES)).collect()
+                    .filter(True if needed is None else pl.col("report_year").is_in(needed)).collect())
+    proactive = (scan_dataset(out, "proactive_disclosure").filter(pl.col("category").is_in(IN_FORCE_CATEGORIES))
+                 .filter(True if needed is None else pl.col("report_year").is_in(needed)).collect())
     issues = crossyear_checks(reports, applications, proactive, links, batch_id=batch, flow_run_id=flow_run_id)
+    if affected is not None:
+        pairs = pl.col("check") != CHECK_AMBIGUOUS
+        kept = pl.read_parquet(previous).filter(pairs & ~pl.col("report_year").is_in(affected))
+        kept = kept.filter(pl.col("report_id").is_in(reports["report_id"].implode()))  # still published
+        issues = pl.concat([kept.select(issues.columns), issues.filter(~pairs | pl.col("report_year").is_in(affected))])
+        issues = issues.sort("report_year", "report_id", "check", "key1", "key2", nulls_last=True, maintain_order=True)
     pandera_schema("validation_issues").validate(issues.select(list(polars_schema("validation_issues"))), lazy=True)
     write_single_file(issues, out, CROSSYEAR_DATASET, {"nianbao": f'{{"batch_id": "{batch}"}}'})
     return issues

@@ -54,19 +54,8 @@ class DownloadError(NianbaoError):
         super().__init__(message, source=source)
 
 
-class NotFoundError(NianbaoError):
-    """The server says the file does not exist (404/410): not retried."""
-
-    code = "not_found"
-    hint = "Check the URL in the manifest; the report may have moved"
-
-    def __init__(self, message: str, *, source: str | None = None, status: int | None = None) -> None:
-        self.status, self.attempts = status, 1
-        super().__init__(message, source=source)
-
-
 class HttpStatusError(NianbaoError):
-    """Any other client error (401, 403, 400, ...): not retried."""
+    """A client error (401, 403, 400, ...): not retried, so one attempt."""
 
     code = "http_error"
     hint = "The server refused the request; check the URL and whether it needs a login"
@@ -74,6 +63,13 @@ class HttpStatusError(NianbaoError):
     def __init__(self, message: str, *, source: str | None = None, status: int | None = None) -> None:
         self.status, self.attempts = status, 1
         super().__init__(message, source=source)
+
+
+class NotFoundError(HttpStatusError):
+    """The server says the file does not exist (404/410): not retried."""
+
+    code = "not_found"
+    hint = "Check the URL in the manifest; the report may have moved"
 
 
 class UnsupportedUriError(NianbaoError):

@@ -50,6 +50,19 @@ class LocalCopy:
     path: str
 
 
+def kind_of(mode: int) -> str:
+    """Given a stat mode that is not a regular file's, say what it is (for the skip reason)."""
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
 def _identity(st: os.stat_result) -> tuple[int, int, int, int, int]:
     return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
@@ -70,7 +83,6 @@ def _open_regular(path: str, max_bytes: int) -> tuple[int, os.stat_result]:
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            from nianbao.ingest.walk import kind_of
 
             raise NotRegularFileError(f"{kind_of(st.st_mode)}, not a file: never read", source=path)
         if st.st_size > max_bytes:

@@ -21,12 +21,14 @@ import csv
 import io
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from nianbao.errors import NianbaoError
+from nianbao.ingest.item import SourceItem as SourceItem  # re-exported: where callers have always found it
+from nianbao.ingest.local import read_bytes_once
+from nianbao.ingest.walk import classify_stat, walk_folder
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -41,25 +43,6 @@ class RefusedSourceError(NianbaoError):
             "fix the entry in the manifest and rerun")
 
 
-@dataclass(frozen=True)
-class SourceItem:
-    """One input: its URI (local path or http(s) URL) and what a manifest says about it.
-
-    ``refused`` is set (the reason) for a manifest entry that must not be read; such an item is
-    recorded as a failed report (``refused_source``) so every manifest row is accounted for.
-    """
-
-    uri: str
-    agency: str | None = None
-    region: str | None = None
-    year: int | None = None
-    published_at: str | None = None
-    refused: str | None = None
-    skip: str | None = None  # why it is not read (code: not_regular_file, symlink_loop, hidden, ...)
-    note: str | None = None  # the reason in words, for a skipped item
-    sniff: bool = False  # found in a folder under a name that is not a report's: sniff the bytes first
-
-
 def expand_sources(sources: list[str], year: int | None = None) -> list[SourceItem]:
     """Given files, folders and manifests, return the inputs in a stable order, every entry accounted for.
 
@@ -69,7 +52,6 @@ def expand_sources(sources: list[str], year: int | None = None) -> list[SourceIt
     ``year`` is given (the rest is accounted for as skipped). ``.csv``/``.parquet`` files given directly
     are manifests with a ``uri`` column. A file given directly is read whatever its name.
     """
-    from nianbao.ingest.walk import classify_stat, walk_folder
 
     items: list[SourceItem] = []
     for src in sources:
@@ -250,8 +232,6 @@ def local_path(item: SourceItem) -> Path:
 def read_local(uri: str, max_bytes: int) -> bytes:
     """Read a local file once (regular files only; refusing more than ``max_bytes`` without reading it all,
     and a file that changes while it is read)."""
-    from nianbao.ingest.local import read_bytes_once
-
     return read_bytes_once(uri.removeprefix("file://"), max_bytes)
 
 

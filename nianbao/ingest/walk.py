@@ -32,7 +32,8 @@ import os
 import stat
 from pathlib import Path
 
-from nianbao.ingest.sources import SourceItem
+from nianbao.ingest.item import SourceItem
+from nianbao.ingest.local import kind_of
 from nianbao.read import MAGIC_FORMATS, SUFFIXES
 
 # Extensions of files that are data, media, code or archives, never a report's own format: such a file
@@ -49,18 +50,6 @@ HIDDEN_PREFIXES = (".", "_")
 
 def _skip(path: str, code: str, reason: str, year: int | None) -> SourceItem:
     return SourceItem(path, year=year, skip=code, note=reason)
-
-
-def kind_of(mode: int) -> str:
-    if stat.S_ISFIFO(mode):
-        return "a FIFO (named pipe)"
-    if stat.S_ISCHR(mode):
-        return "a character device"
-    if stat.S_ISBLK(mode):
-        return "a block device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a regular file"
 
 
 def classify_stat(path: str, year: int | None) -> tuple[os.stat_result | None, SourceItem | None]:

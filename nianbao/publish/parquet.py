@@ -17,9 +17,9 @@ same bytes through a commit log instead (``nianbao.publish.objectstore``).
 
 from __future__ import annotations
 
-import io
 import json
-from collections.abc import Iterable, Iterator
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -31,8 +31,9 @@ from pandera.errors import SchemaErrors
 from nianbao import PARSER_VERSION
 from nianbao.location import is_remote
 from nianbao.publish import journal
-from nianbao.publish.contract import READABLE, check_contract, readable_counts, readable_ids
-from nianbao.publish.objectstore import ObjectStore, ObjectStoreError, open_store, publish_to_store, read_store_dataset
+from nianbao.publish.contract import READABLE
+from nianbao.publish.objectstore import ObjectStore, open_store, read_store_dataset
+from nianbao.publish.sink import LocalSink, PartFile, StoreSink, open_sink, part_file
 from nianbao.results import ReportResult
 from nianbao.template import TABLE_KEY_COLUMNS, TABLES
 from schemas import DATASET_NAMES, DATASETS, pandera_schema, polars_schema
@@ -144,33 +145,28 @@ def validate_frames(frames: dict[str, pl.DataFrame], lineage: Lineage, parser_ve
 
 # --- the local publish ---------------------------------------------------------------------
 
-def published_counts(out: Path, years: list[int]) -> dict[int, int]:
-    """Readable reports per year as committed (HEAD), or in a year's live partition when it predates the journal."""
-    head = journal.read_head(out)
-    counts: dict[int, int] = {}
-    for y in years:
-        state = head["years"].get(str(y))
-        if state is not None:
-            counts[y] = int(state["readable"])
-        else:
-            files = sorted(journal.live_dir(out, "reports", y).glob("*.parquet"))
-            if files:
-                counts[y] = readable_counts(pl.read_parquet(files, columns=["report_year", "status"])).get(y, 0)
-    return counts
+def _frame_writer(frames: dict[str, pl.DataFrame], metadata: dict[str, str] | None, batch_id: str
+                  ) -> Callable[[Path, int], dict[str, PartFile]]:
+    """Write one year's partition of every dataset from frames held in memory (rows in the stable order)."""
+    meta = parquet_metadata(metadata)
 
+    def write(folder: Path, year: int) -> dict[str, PartFile]:
+        files: dict[str, PartFile] = {}
+        for name, _, part in _partitions(frames, [year]):
+            path = folder / name / f"part-{batch_id}.parquet"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            part.write_parquet(path, compression="zstd", statistics=True, metadata=meta)
+            files[name] = part_file(name, year, path, part.height)
+        return files
 
-def legacy_meta(out: Path, year: int) -> dict[str, Any]:
-    files = sorted(journal.live_dir(out, "reports", year).glob("*.parquet"))
-    reports = (pl.read_parquet(files, columns=["report_id", "report_year", "status"]) if files
-               else pl.DataFrame(schema={"report_id": pl.String, "report_year": pl.Int32, "status": pl.String}))
-    return {"batch_id": "legacy", "years": [year], "readable": readable_counts(reports).get(year, 0),
-            "reports": reports.height, "readable_ids": readable_ids(reports, year), "files": {}}
+    return write
 
 
 def write_partitions(frames: dict[str, pl.DataFrame], out: Path, years: list[int], batch_id: str,
                      metadata: dict[str, str] | None = None, lock_timeout: float | None = 0.0, *,
                      allow_shrink: bool = False, keep_versions: int = journal.KEEP_VERSIONS) -> list[dict[str, Any]]:
-    """Publish the frames' rows of ``years`` as one journal commit; return the files written (live paths).
+    """Publish the frames' rows of ``years`` to a local folder as one journal commit (``LocalSink``); return
+    the files written (live paths).
 
     Every dataset gets a partition for every year, even an empty one, so a rerun that finds fewer rows
     replaces the old ones instead of leaving them behind. Raises ``NothingToPublishError`` /
@@ -178,37 +174,9 @@ def write_partitions(frames: dict[str, pl.DataFrame], out: Path, years: list[int
     holds one of the years for longer than ``lock_timeout`` seconds (default: fail at once, one run wins).
     Runs of different years proceed in parallel; they meet only for the moment of the commit.
     """
-    out = Path(out)
-    years = sorted(set(years))
-    where = str(out)
-    # Refused before any lock or write when the batch read nothing (the year's counts are not needed).
-    check_contract(frames["reports"], years, {}, allow_shrink=True, where=where)
-    out.mkdir(parents=True, exist_ok=True)
-    datasets = list(DATASET_NAMES)
-    with journal.session(out, years, datasets, lock_timeout) as scratch:
-        check_contract(frames["reports"], years, published_counts(out, years), allow_shrink=allow_shrink,
-                       where=where)
-        journal.step("checked")
-        meta = parquet_metadata(metadata)
-        staged: dict[int, dict[str, tuple[str, bytes | Path]]] = {y: {} for y in years}
-        files: list[dict[str, Any]] = []
-        for name, year, part in _partitions(frames, years):
-            buf = io.BytesIO()
-            part.write_parquet(buf, compression="zstd", statistics=True, metadata=meta)
-            data = buf.getvalue()
-            fname = f"part-{batch_id}.parquet"
-            staged[year][name] = (fname, data)
-            files.append({"dataset": name, "report_year": year, "path": str(journal.live_dir(out, name, year) / fname),
-                          "rows": part.height, "bytes": len(data), "sha256": journal.sha256_bytes(data)})
-        metas = {y: {"batch_id": batch_id, "years": years, "readable": readable_counts(frames["reports"]).get(y, 0),
-                     "reports": frames["reports"].filter(pl.col("report_year") == y).height,
-                     "readable_ids": readable_ids(frames["reports"], y),
-                     "files": {f["dataset"]: {k: f[k] for k in ("rows", "bytes", "sha256")}
-                               for f in files if f["report_year"] == y}} for y in years}
-        journal.publish_versions(out, staged, metas, datasets, scratch=scratch,
-                                 legacy_meta={y: legacy_meta(out, y) for y in years},
-                                 keep_versions=keep_versions, what=f"publish {batch_id}")
-    return files
+    sink = LocalSink(Path(out), lock_timeout, keep_versions)
+    return sink.publish(sorted(set(years)), frames["reports"], _frame_writer(frames, metadata, batch_id), {},
+                       batch_id, allow_shrink)
 
 
 def recover(out: Path) -> list[str]:
@@ -251,31 +219,14 @@ def parquet_metadata(metadata: dict[str, str] | None) -> dict[str, str]:
 
 
 def write_partitions_to_store(frames: dict[str, pl.DataFrame], store: ObjectStore, years: list[int],
-                              batch_id: str, metadata: dict[str, str] | None = None, *, allow_shrink: bool = False
-                              ) -> list[dict[str, Any]]:
-    """Write the frames' rows of ``years`` to an object store (stage, commit record, roll forward; see
-    ``nianbao.publish.objectstore``); return the files written with their sha256. Same bytes as a local publish.
-    The publish contract is checked against what the store holds (without a lock: an object store has none)."""
-    check_contract(frames["reports"], years, {}, allow_shrink=True, where=store.uri)
-    try:
-        published = read_store_dataset(store, "reports", polars_schema("reports"))
-    except OSError as exc:
-        if isinstance(exc, ObjectStoreError):
-            raise
-        raise ObjectStoreError(
-            f"publishing batch {batch_id} to {store.uri} failed reading what is published: {exc}. Check that the "
-            "bucket exists, the credentials and the endpoint (setting s3_endpoint_url or AWS_ENDPOINT_URL); the "
-            "last published output is intact, rerun the batch once the store is reachable") from exc
-    check_contract(frames["reports"], years, readable_counts(published), allow_shrink=allow_shrink, where=store.uri)
-    meta = parquet_metadata(metadata)
-
-    def encoded() -> Iterator[tuple[str, int, int, bytes]]:
-        for name, year, part in _partitions(frames, years):
-            buf = io.BytesIO()
-            part.write_parquet(buf, compression="zstd", statistics=True, metadata=meta)
-            yield name, year, part.height, buf.getvalue()
-
-    return publish_to_store(store, encoded(), batch_id, sorted(set(years)), list(DATASET_NAMES))
+                              batch_id: str, metadata: dict[str, str] | None = None, *, allow_shrink: bool = False,
+                              scratch_root: Path | None = None) -> list[dict[str, Any]]:
+    """Write the frames' rows of ``years`` to an object store (``StoreSink``: stage, commit record, roll forward;
+    see ``nianbao.publish.objectstore``); return the files written with their sha256. Same bytes as a local
+    publish. The publish contract is checked against what the store holds (without a lock: a store has none)."""
+    sink = StoreSink(store, scratch_root or Path(tempfile.gettempdir()) / "nianbao-publish")
+    return sink.publish(sorted(set(years)), frames["reports"], _frame_writer(frames, metadata, batch_id), {},
+                       batch_id, allow_shrink)
 
 
 def publish_results(results: list[ReportResult], year_of: dict[str, int], years: list[int], out_dir: str,
@@ -287,13 +238,9 @@ def publish_results(results: list[ReportResult], year_of: dict[str, int], years:
     lineage = Lineage(batch_id, flow_run_id)
     frames = validate_frames(build_frames(results, year_of, lineage), lineage,
                              results[0].parser_version if results else PARSER_VERSION)
-    shrink = bool(settings and settings.allow_shrink)
-    if is_remote(out_dir):
-        files = write_partitions_to_store(frames, open_store(out_dir, settings), years, batch_id, metadata,
-                                          allow_shrink=shrink)
-    else:
-        files = write_partitions(frames, Path(out_dir), years, batch_id, metadata, allow_shrink=shrink,
-                                 lock_timeout=settings.publish_lock_timeout_seconds if settings else 0.0)
+    sink = open_sink(out_dir, settings, Path(tempfile.gettempdir()) / "nianbao-publish")
+    files = sink.publish(sorted(set(years)), frames["reports"], _frame_writer(frames, metadata, batch_id), {},
+                         batch_id, bool(settings and settings.allow_shrink))
     inputs_of: dict[int, list[str]] = {}
     for report_id, y in year_of.items():
         inputs_of.setdefault(y, []).append(report_id)
@@ -311,6 +258,7 @@ def scan_dataset(out: Path | str, name: str) -> pl.LazyFrame:
              else [str(p) for p in committed])
     if not files:
         return pl.LazyFrame(schema=polars_schema(name))
+    # glob=False: the listed paths are files, and an output folder may hold [ ] ? in its name.
     return pl.scan_parquet(files, hive_partitioning=False, glob=False).select(list(polars_schema(name)))
 
 
@@ -320,14 +268,7 @@ def read_dataset(out: Path | str, name: str, settings: Any = None) -> pl.DataFra
     endpoint)."""
     if is_remote(out):
         return read_store_dataset(open_store(str(out), settings), name, polars_schema(name))
-    root = Path(out) / name
-    committed = journal.committed_files(Path(out), name)
-    files = (sorted(str(p) for p in root.glob("report_year=*/*.parquet")) if committed is None
-             else [str(p) for p in committed])
-    if not files:
-        return pl.DataFrame(schema=polars_schema(name))
-    # glob=False: the listed paths are files, and an output folder may hold [ ] ? in its name.
-    return pl.read_parquet(files, hive_partitioning=False, glob=False).select(list(polars_schema(name)))
+    return scan_dataset(out, name).collect()
 
 
 __all__ = [

@@ -10,28 +10,22 @@ only rows built in memory.
 A year whose content is unchanged (same staged chunks, same reports, same added problems: the ``content_key``
 recorded with each published version) is not published again.
 
-Two sinks take the files with one interface: ``LocalSink`` (the versioned journal of a local folder) and
-``StoreSink`` (the commit log of an object store, ``nianbao.publish.objectstore``).
+The files go to the output through its sink (``nianbao.publish.sink``: a local journal or an object store).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import polars as pl
 
-from nianbao.location import is_remote
-from nianbao.publish import journal
-from nianbao.publish.contract import check_contract, readable_counts, readable_ids
-from nianbao.publish.objectstore import ObjectStore, open_store, publish_to_store, read_store_dataset
-from nianbao.publish.parquet import Lineage, build_frames, legacy_meta, parquet_metadata, published_counts
+from nianbao.publish.contract import check_contract
+from nianbao.publish.parquet import Lineage, build_frames, parquet_metadata
+from nianbao.publish.sink import PartFile, Sink, part_file
 from nianbao.results import Problem, ReportResult
 from schemas import DATASET_NAMES, polars_schema
 
@@ -44,21 +38,6 @@ class StagedChunk:
     owned: dict[int, list[str]]
 
 
-@dataclass(frozen=True)
-class PartFile:
-    """A partition file written for the publish (on local disk), with what the manifest records of it."""
-
-    dataset: str
-    year: int
-    path: Path
-    rows: int
-    bytes: int
-    sha256: str
-
-
-WriteYear = Callable[[Path, int], dict[str, PartFile]]
-
-
 def content_key(year: int, fingerprints: list[str], extras: dict[str, list[Problem]], parser_version: str) -> str:
     """A fingerprint of what ``year`` would publish: its reports' fingerprints (each says what the report's
     rows depend on), in order, and the problems the batch adds to them."""
@@ -66,14 +45,6 @@ def content_key(year: int, fingerprints: list[str], extras: dict[str, list[Probl
     h.update(json.dumps(fingerprints).encode())
     for rid in sorted(extras):
         h.update(json.dumps([rid, [(p.check, p.message) for p in extras[rid]]], ensure_ascii=False).encode())
-    return h.hexdigest()
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
     return h.hexdigest()
 
 
@@ -112,93 +83,8 @@ def write_year(folder: Path, year: int, chunks: list[StagedChunk], extras: dict[
         lf.select(list(schema)).cast(schema).sink_parquet(path, compression="zstd", statistics=True,
                                                                   metadata=meta)
         rows = pl.scan_parquet(path, glob=False).select(pl.len()).collect().item()
-        files[name] = PartFile(name, year, path, int(rows), path.stat().st_size, _sha256_file(path))
+        files[name] = part_file(name, year, path, int(rows))
     return files
-
-
-def _records(parts: dict[int, dict[str, PartFile]], live: Callable[[PartFile], str]) -> list[dict[str, Any]]:
-    return [{"dataset": p.dataset, "report_year": p.year, "path": live(p), "rows": p.rows, "bytes": p.bytes,
-             "sha256": p.sha256} for y in sorted(parts) for p in parts[y].values()]
-
-
-class Sink(Protocol):
-    """Where a batch publishes: one interface for a local folder and an object store."""
-
-    where: str
-
-    def unchanged(self, keys: dict[int, str]) -> set[int]:
-        """The years whose published version has this content key (nothing to publish for them)."""
-
-    def publish(self, years: list[int], reports: pl.DataFrame, write: WriteYear, keys: dict[int, str],
-                batch_id: str, allow_shrink: bool) -> list[dict[str, Any]]:
-        """Check the contract against what is published, write each year's files with ``write`` and commit
-        them at once; return the files (dataset, report_year, path, rows, bytes, sha256)."""
-
-
-class LocalSink:
-    """A local output folder: one commit of the versioned journal, under the years' locks."""
-
-    def __init__(self, out: Path, lock_timeout: float | None = 0.0, keep_versions: int = journal.KEEP_VERSIONS
-                 ) -> None:
-        self.out, self.lock_timeout, self.keep_versions, self.where = Path(out), lock_timeout, keep_versions, str(out)
-
-    def unchanged(self, keys: dict[int, str]) -> set[int]:
-        head = journal.read_head(self.out)
-        return {y for y, k in keys.items() if head["years"].get(str(y), {}).get("content_key") == k}
-
-    def publish(self, years: list[int], reports: pl.DataFrame, write: WriteYear, keys: dict[int, str],
-                batch_id: str, allow_shrink: bool) -> list[dict[str, Any]]:
-        out = self.out
-        check_contract(reports, years, {}, allow_shrink=True, where=self.where)  # before any lock or write
-        out.mkdir(parents=True, exist_ok=True)
-        datasets = list(DATASET_NAMES)
-        with journal.session(out, years, datasets, self.lock_timeout) as scratch:
-            check_contract(reports, years, published_counts(out, years), allow_shrink=allow_shrink, where=self.where)
-            journal.step("checked")
-            parts = {y: write(scratch / f"parts-{y}", y) for y in years}
-            metas = {y: {"batch_id": batch_id, "years": years, "readable": readable_counts(reports).get(y, 0),
-                         "reports": reports.filter(pl.col("report_year") == y).height,
-                         "readable_ids": readable_ids(reports, y), "content_key": keys.get(y),
-                         "files": {p.dataset: {"rows": p.rows, "bytes": p.bytes, "sha256": p.sha256}
-                                   for p in parts[y].values()}} for y in years}
-            journal.publish_versions(out, {y: {p.dataset: (p.path.name, p.path) for p in parts[y].values()}
-                                           for y in years}, metas, datasets, scratch=scratch,
-                                     legacy_meta={y: legacy_meta(out, y) for y in years},
-                                     keep_versions=self.keep_versions, what=f"publish {batch_id}")
-        return _records(parts, lambda p: str(journal.live_dir(out, p.dataset, p.year) / p.path.name))
-
-
-class StoreSink:
-    """An object store: staged objects, one commit record, rolled forward. Every run publishes its years
-    (the commit log records no content key)."""
-
-    def __init__(self, store: ObjectStore, scratch_root: Path) -> None:
-        self.store, self.scratch_root, self.where = store, scratch_root, store.uri
-
-    def unchanged(self, keys: dict[int, str]) -> set[int]:
-        return set()
-
-    def publish(self, years: list[int], reports: pl.DataFrame, write: WriteYear, keys: dict[int, str],
-                batch_id: str, allow_shrink: bool) -> list[dict[str, Any]]:
-        check_contract(reports, years, {}, allow_shrink=True, where=self.where)
-        published = read_store_dataset(self.store, "reports", polars_schema("reports"))
-        check_contract(reports, years, readable_counts(published), allow_shrink=allow_shrink, where=self.where)
-        self.scratch_root.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(prefix="publish-", dir=self.scratch_root))
-        try:
-            parts = {y: write(scratch / f"parts-{y}", y) for y in years}
-            encoded = ((p.dataset, y, p.rows, p.path.read_bytes()) for y in sorted(parts) for p in parts[y].values())
-            return publish_to_store(self.store, encoded, batch_id, sorted(years), list(DATASET_NAMES))
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-
-
-def open_sink(out_dir: str, settings: Any, scratch_root: Path) -> Sink:
-    """The sink of an output: an object store URI or a local folder."""
-    if is_remote(out_dir):
-        return StoreSink(open_store(out_dir, settings), scratch_root)
-    return LocalSink(Path(out_dir.removeprefix("file://")),
-                     lock_timeout=settings.publish_lock_timeout_seconds if settings else 0.0)
 
 
 @dataclass

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import zipfile
@@ -19,6 +18,7 @@ from pathlib import Path
 
 from nianbao.errors import ConverterMissingError, CorruptFileError, EmptyFileError
 from nianbao.model import Document
+from nianbao.processes import kill_group
 from nianbao.read.docx import ENCRYPTED_STREAM, OLE_MAGIC, read_docx
 
 LEGACY_SUFFIXES = (".doc", ".wps", ".rtf")
@@ -113,10 +113,7 @@ def _is_docx_zip(data: bytes) -> bool:
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     """Kill the conversion's own process group (soffice forks soffice.bin), then reap it."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        proc.kill()
+    kill_group(proc)
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.communicate(timeout=10)
 

@@ -17,7 +17,8 @@ import nianbao
 from nianbao.batch.cache import cache_root
 from nianbao.batch.plan import BatchPlan, assign_years, drop_duplicates
 from nianbao.publish.parquet import Lineage
-from nianbao.publish.staged import Published, StagedChunk, open_sink, publish_staged
+from nianbao.publish.sink import open_sink
+from nianbao.publish.staged import Published, StagedChunk, publish_staged
 from nianbao.results import Problem, ReportResult
 from nianbao.runtime.chunk import Chunk, ReportRecord, run_chunk
 from nianbao.runtime.report import Ingested, ReportOutcome, unfetched_result

@@ -23,6 +23,7 @@ import math
 import os
 import pickle
 import shutil
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -110,16 +111,19 @@ def _item_fingerprint(item: SourceItem) -> tuple[str, bool]:
 
 
 def plan_chunks(items: list[SourceItem], settings: Settings, year: int | None) -> list[Chunk]:
-    """Split the batch's inputs into chunks of about ``chunk_size`` (at least two per worker when the batch
-    is small, so the workers share it), each keyed by what it holds."""
+    """Split the batch's inputs into chunks of about ``chunk_size`` (at least two per worker, so the workers
+    share the batch; one report each in a batch that small), each keyed by what it holds."""
     if not items:
         return []
-    wanted = max(math.ceil(len(items) / settings.chunk_size), min(len(items), 2 * settings.max_workers))
-    n = 1 << max(0, math.ceil(math.log2(wanted)))  # a power of two: the count moves rarely as a batch grows
     buckets: dict[int, list[tuple[int, SourceItem]]] = {}
-    for index, item in enumerate(items):
-        b = int.from_bytes(hashlib.sha256(item.uri.encode()).digest()[:8], "big") % n
-        buckets.setdefault(b, []).append((index, item))
+    if len(items) <= 2 * settings.max_workers:  # a small batch: one report per chunk, every worker busy
+        buckets = {index: [(index, item)] for index, item in enumerate(items)}
+    else:
+        wanted = max(math.ceil(len(items) / settings.chunk_size), 2 * settings.max_workers)
+        n = 1 << math.ceil(math.log2(wanted))  # a power of two: the count moves rarely as a batch grows
+        for index, item in enumerate(items):
+            b = int.from_bytes(hashlib.sha256(item.uri.encode()).digest()[:8], "big") % n
+            buckets.setdefault(b, []).append((index, item))
     common = code_and_settings(settings, year)
     root = staging_root(settings) / scope_of(year)
     chunks = []
@@ -169,13 +173,10 @@ def stage_results(results: list[ReportResult], folder: Path, year: int | None) -
 
 def _first_copies(results: list[ReportResult]) -> list[ReportResult]:
     """One result per report id (the same bytes given twice): rows are staged once, for the first input."""
-    seen: set[str] = set()
-    kept = []
+    first: dict[str, ReportResult] = {}
     for r in results:
-        if r.report_id not in seen:
-            seen.add(r.report_id)
-            kept.append(r)
-    return kept
+        first.setdefault(r.report_id, r)
+    return list(first.values())
 
 
 def run_chunk(chunk: Chunk, settings: Settings, year: int | None, log: Log | None = None,
@@ -209,12 +210,23 @@ def load_records(chunk: Chunk) -> list[ReportRecord]:
     return old
 
 
-def prune_staging(settings: Settings, year: int | None, keep: set[str]) -> int:
-    """Remove the staged chunks of this batch's scope that it did not use; return how many."""
+STALE_SECONDS = 2 * 86400  # a staged chunk no batch of its scope used for this long is removed
+
+
+def prune_staging(settings: Settings, year: int | None, keep: set[str], stale_after: float = STALE_SECONDS) -> int:
+    """Mark the chunks this batch used as fresh and remove the staged chunks of its scope that no batch has used
+    for ``stale_after`` seconds; return how many were removed. Not at once: another run of the same scope
+    may be working with chunks this one did not use."""
     root = staging_root(settings) / scope_of(year)
+    now = time.time()
     removed = 0
-    for d in root.glob("*") if root.is_dir() else ():
-        if d.name not in keep:
-            shutil.rmtree(d, ignore_errors=True)
-            removed += 1
+    for d in sorted(root.iterdir()) if root.is_dir() else ():
+        try:
+            if d.name in keep:
+                os.utime(d)
+            elif now - d.stat().st_mtime > stale_after:
+                shutil.rmtree(d, ignore_errors=True)
+                removed += 1
+        except FileNotFoundError:
+            continue  # removed by another run meanwhile
     return removed

@@ -33,6 +33,9 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from nianbao.errors import out_of_memory
+from nianbao.processes import kill_group
+
 _ROOT = str(Path(__file__).resolve().parents[2])
 
 
@@ -114,7 +117,7 @@ class _Worker:
         return bytes(buf)
 
     def kill(self) -> None:
-        _kill_group(self.proc)
+        kill_group(self.proc)
         self.proc.wait()
 
     def alive(self) -> bool:
@@ -189,13 +192,6 @@ def call_isolated(target: str, args: tuple[Any, ...] = (), kwargs: dict[str, Any
     return value
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        proc.kill()
-
-
 def _limit_memory(memory_mb: int) -> None:
     """Cap the child's address space (inherited by converters it starts, e.g. LibreOffice): a page
     that makes pdfminer's object lists grow without end fails with MemoryError instead of taking
@@ -226,7 +222,10 @@ def _serve(memory_mb: int = 0) -> int:
         except MemoryError:
             payload = ("memory", f"the parser needed more than the {memory_mb} MB it is allowed")
         except Exception as exc:
-            payload = ("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}")
+            if memory_mb > 0 and out_of_memory(exc):
+                payload = ("memory", f"the parser needed more than the {memory_mb} MB it is allowed ({exc})")
+            else:
+                payload = ("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}")
         try:
             data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:
