@@ -53,11 +53,9 @@ if [[ "${NIANBAO_TEST_PREFECT_SERVER:-1}" == "1" ]]; then
 fi
 
 workers="${NIANBAO_TEST_WORKERS:-2}"
-echo "[test] pytest -q -n $workers --dist loadfile $* (PREFECT_HOME=$PREFECT_HOME)"
+echo "[test] pytest -q -n $workers $* (PREFECT_HOME=$PREFECT_HOME)"
 set +e
-# --dist loadfile: the tests of one module run on one worker, so module fixtures (a published batch, a moto server)
-# and module caches of parsed documents are made once, not once per worker.
-"${NIANBAO_VENV:-$ROOT/.venv}/bin/python" -m pytest -q -n "$workers" --dist loadfile "$@"
+"${NIANBAO_VENV:-$ROOT/.venv}/bin/python" -m pytest -q -n "$workers" "$@"
 rc=$?
 set -e
 exit "$rc"

@@ -177,7 +177,7 @@ def test_generated_present() -> None:
     assert not missing, f"PDFs without gold: {missing}"
 
 
-# The generated-PDF tests share _run's cache: the module runs on one test worker (scripts/test.sh: --dist loadfile),
+# The generated-PDF tests share _run's cache: the module runs on one test worker (make test-fast: --dist loadfile),
 # so each PDF is parsed once.
 @pytest.mark.parametrize("path", GENERATED, ids=[p.stem for p in GENERATED])
 def test_generated_precision(path: Path) -> None:
