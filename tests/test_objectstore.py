@@ -157,9 +157,9 @@ class CrashingStore(ObjectStore):
         if self.writes == self.crash_at:
             raise Crash(f"killed at write {self.crash_at}")
 
-    def put(self, key: str, data: bytes) -> None:
+    def put(self, key: str, data: bytes | Path) -> tuple[int, str]:
         self._count()
-        super().put(key, data)
+        return super().put(key, data)
 
     def copy(self, src: str, dst: str) -> None:
         self._count()

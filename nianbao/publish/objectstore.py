@@ -33,6 +33,7 @@ import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -119,10 +120,23 @@ class ObjectStore:
         """Given a key, return its full URI."""
         return f"{self.uri}/{key}"
 
-    def put(self, key: str, data: bytes) -> None:
-        """Write one object (atomic: readers see the old object or the whole new one)."""
+    def put(self, key: str, data: bytes | Path) -> tuple[int, str]:
+        """Write one object from bytes or streamed from a local file (atomic: readers see the old object or
+        the whole new one); return its size and sha256."""
+        h = hashlib.sha256()
+        size = 0
         with self.fs.open_output_stream(self._path(key)) as fh:
-            fh.write(data)
+            if isinstance(data, Path):
+                with open(data, "rb") as src:
+                    while block := src.read(8 << 20):
+                        fh.write(block)
+                        h.update(block)
+                        size += len(block)
+            else:
+                fh.write(data)
+                h.update(data)
+                size = len(data)
+        return size, h.hexdigest()
 
     def get(self, key: str) -> bytes:
         with self.fs.open_input_stream(self._path(key)) as fh:
@@ -242,9 +256,9 @@ def recover_store(store: ObjectStore, *, stale_after: float = STALE_STAGING_SECO
     return done
 
 
-def publish_to_store(store: ObjectStore, partitions: Iterable[tuple[str, int, int, bytes]], batch_id: str,
+def publish_to_store(store: ObjectStore, partitions: Iterable[tuple[str, int, int, bytes | Path]], batch_id: str,
                      years: list[int], datasets: list[str]) -> list[dict[str, Any]]:
-    """Given the (dataset, year, rows, Parquet bytes) of every partition, stage, commit and roll them
+    """Given the (dataset, year, rows, Parquet bytes or a local Parquet file) of every partition, stage, commit and roll them
     forward; return the files written (dataset, report_year, key, path, rows, bytes, sha256).
 
     An object store fault raises ``ObjectStoreError`` (an ``OSError``: the flow's publish task retries
@@ -261,7 +275,7 @@ def publish_to_store(store: ObjectStore, partitions: Iterable[tuple[str, int, in
             "batch once the store is reachable") from exc
 
 
-def _publish(store: ObjectStore, partitions: Iterable[tuple[str, int, int, bytes]], batch_id: str,
+def _publish(store: ObjectStore, partitions: Iterable[tuple[str, int, int, bytes | Path]], batch_id: str,
              years: list[int], datasets: list[str]) -> list[dict[str, Any]]:
     recover_store(store)
     record = stage_and_commit(store, partitions, batch_id, years, datasets)
@@ -270,15 +284,15 @@ def _publish(store: ObjectStore, partitions: Iterable[tuple[str, int, int, bytes
     return files
 
 
-def stage_and_commit(store: ObjectStore, partitions: Iterable[tuple[str, int, int, bytes]], batch_id: str,
+def stage_and_commit(store: ObjectStore, partitions: Iterable[tuple[str, int, int, bytes | Path]], batch_id: str,
                      years: list[int], datasets: list[str]) -> dict[str, Any]:
     """Steps 1 and 2: put every partition under the staging prefix, then the commit record; return it."""
     files: list[dict[str, Any]] = []
     for dataset, year, rows, data in partitions:
         key = f"{dataset}/report_year={year}/part-{batch_id}.parquet"
-        store.put(f"{STAGING}/{batch_id}/{key}", data)
+        size, sha = store.put(f"{STAGING}/{batch_id}/{key}", data)
         files.append({"dataset": dataset, "report_year": year, "key": key, "path": store.uri_of(key),
-                      "rows": rows, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+                      "rows": rows, "bytes": size, "sha256": sha})
     record = {"batch_id": batch_id, "committed_at_ns": time.time_ns(), "years": years, "datasets": datasets,
               "files": files}
     store.put(f"{COMMITS}/{batch_id}.json", json.dumps(record, ensure_ascii=False, indent=1).encode())

@@ -161,7 +161,7 @@ class StoreSink:
         scratch = Path(tempfile.mkdtemp(prefix="publish-", dir=self.scratch_root))
         try:
             parts = {y: write(scratch / f"parts-{y}", y) for y in years}
-            encoded = ((p.dataset, y, p.rows, p.path.read_bytes()) for y in sorted(parts) for p in parts[y].values())
+            encoded = ((p.dataset, y, p.rows, p.path) for y in sorted(parts) for p in parts[y].values())  # streamed
             return publish_to_store(self.store, encoded, batch_id, sorted(years), list(DATASET_NAMES))
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
