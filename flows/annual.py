@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
+from prefect.utilities.annotations import quote
 
 from flows.batchrun import BatchRun
 from flows.deployment import FLOW_TIMEOUT_SECONDS, require_source, year_slot
@@ -153,7 +154,7 @@ def annual_batch(sources: list[str] | None = None, year: int | None = None, out:
                                                if r.report_id in batch.plan.held_back))
         cancel.check()
         with cancel.critical():  # one atomic commit: a cancel arriving now lets it finish
-            published = publish(batch, cfg, run.batch_id, run.flow_run_id)
+            published = publish(quote(batch), cfg, run.batch_id, run.flow_run_id)  # quote: not walked for futures
         t = run.mark("publish_seconds", t)
         bi = _bi(cfg, run, published)
         run.mark("bi_seconds", t)

@@ -93,7 +93,8 @@ def _print_next(summary: dict[str, Any]) -> None:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, help="output root: a folder, or s3://bucket/prefix (default: out/)")
     p.add_argument("--config", default=None, help="settings TOML file")
-    p.add_argument("--runner", choices=["threads", "processes", "dask"], default=None, help="task runner")
+    p.add_argument("--runner", choices=["threads", "processes", "dask", "ray"], default=None,
+                   help="task runner (ray: prefect-ray installed by hand; docs/deploy.md)")
     p.add_argument("--workers", type=int, default=None, help="parallel workers")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--allow-shrink", action="store_true", default=None,
@@ -227,6 +228,13 @@ def _preflight(args: argparse.Namespace) -> Any:
                                        "--from Y1 --to Y2")
     cfg = load_settings(args.config, task_runner=args.runner, max_workers=args.workers, out_dir=args.out,
                         allow_shrink=args.allow_shrink)
+    if cfg.task_runner == "ray":
+        import importlib.util
+
+        if importlib.util.find_spec("prefect_ray") is None:
+            raise preflight.UsageError("task runner 'ray' needs prefect-ray, which nianbao does not install (its "
+                                       "cluster engine is Dask, docs/deploy.md): `pip install prefect-ray`, or use "
+                                       "--runner dask")
     preflight.check_sources(args.sources)
     preflight.check_out(cfg.out_dir, args.sources or [_samples()])
     for warning in preflight.check_readable(args.sources, args.year if args.command == "run" else None):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 
 class NianbaoError(Exception):
     """Base error. ``code`` is the short machine-readable reason stored in ``reports.error``."""
@@ -127,3 +129,13 @@ class PublishConflictError(NianbaoError):
 
     code = "publish_conflict"
     hint = "Wait for the other run to finish, then rerun"
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` means the process ran out of memory (its address-space cap, ``report_memory_mb``),
+    whatever its type: a MemoryError, a shared library (an extension module imported late, say) that cannot
+    be mapped, or a system call refused with ENOMEM. Such a report hit a limit; it is not a bad input."""
+    if isinstance(exc, MemoryError) or (isinstance(exc, OSError) and exc.errno == errno.ENOMEM):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, ImportError) and ("failed to map segment" in text or "cannot allocate memory" in text)

@@ -5,6 +5,7 @@ Matching always happens on ``normalize_label`` output; the raw text is kept besi
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -35,6 +36,12 @@ def nfkc(text: str) -> str:
     return unicodedata.normalize("NFKC", text).translate(_RADICALS)
 
 
+# Pure functions of a string, called for every label, template variant and cell of every report: memoised
+# (the template's variants are normalised again on every row match; a report's cells repeat few texts).
+_MEMO = 1 << 15
+
+
+@functools.lru_cache(maxsize=_MEMO)
 def normalize_label(text: str) -> str:
     """Given a printed label, return the form used for matching.
 
@@ -78,8 +85,10 @@ _NUMBER = re.compile(r"^([+-]?)(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?(万元|元|�
 _PAREN_NEG = re.compile(r"^\((\d+(?:\.\d+)?)\)$")
 
 
+@functools.lru_cache(maxsize=_MEMO)
 def parse_value(raw: str) -> ParsedValue:
-    """Given the printed text of a cell, return its value and kind; never turn a blank into 0."""
+    """Given the printed text of a cell, return its value and kind; never turn a blank into 0 (the result is
+    immutable: memoised)."""
     s = strip_spaces(raw).replace("\u00a0", "")
     if s == "":
         return ParsedValue(None, "blank", raw)

@@ -15,6 +15,7 @@ from nianbao.errors import (
     FileTooLargeError,
     NianbaoError,
     NotAReportError,
+    out_of_memory,
 )
 from nianbao.extract.mapping import TableResult, map_applications, map_proactive, map_reviews
 from nianbao.model import Document
@@ -207,9 +208,9 @@ def open_report(data: bytes, source_uri: str, *, max_file_bytes: int = 200 * 102
         result.source_format = fmt
         return result, read_document(data, source_uri, fmt, max_pages=max_pages, ocr=ocr,
                                      pdf_text_source=pdf_text_source)
-    except MemoryError:
-        raise  # the parsing process's memory cap, not a bad input: the isolation records it as memory_limit
     except Exception as exc:
+        if out_of_memory(exc):  # the parsing process's memory cap, not a bad input: recorded as memory_limit
+            raise MemoryError(str(exc)) from exc
         return fail(result, exc), None
 
 
@@ -224,9 +225,9 @@ def process_bytes(data: bytes, source_uri: str, *, max_file_bytes: int = 200 * 1
     if doc is not None:
         try:
             process_document(doc, result)
-        except MemoryError:
-            raise  # as above
         except Exception as exc:
+            if out_of_memory(exc):  # as above
+                raise MemoryError(str(exc)) from exc
             fail(result, exc)
     result.seconds = time.perf_counter() - started
     return result

@@ -25,11 +25,12 @@ class Settings:
     report_memory_mb: int = 4096  # address space of the parsing child (flow only); 0: no cap
     ocr: bool = True  # read scanned pages and pictures of tables by OCR (RapidOCR, checked by tesseract)
     pdf_text_source: str = "pdfium"  # pdfium | pdfplumber: the library that reads a PDF's pages (same cells)
-    task_runner: str = "threads"  # threads | processes | dask
+    task_runner: str = "threads"  # threads | processes | dask | ray (ray: prefect-ray installed by hand)
     max_workers: int = 2
     chunk_size: int = 200  # reports per task: one task works through a chunk in-process (see docs/deploy.md)
     staging_dir: str | None = None  # where chunks stage their rows; None: <cache root>/chunks. A shared path on a cluster
     dask_address: str | None = None  # an existing Dask scheduler; None starts a local cluster
+    ray_address: str | None = None  # an existing Ray cluster (ray://head:10001, auto); None: a local instance
     cache_dir: str | None = None  # where fetched bytes are kept (content-addressed); None: <out_dir>/.cache
     download_timeout_seconds: float = 60.0  # a read that stalls longer fails (then retried)
     download_connect_timeout_seconds: float = 10.0
@@ -68,7 +69,7 @@ class Settings:
         return base / scheme / rest.strip("/").replace("..", "_")
 
 
-_CHOICES = {"task_runner": ("threads", "processes", "dask"), "pdf_text_source": ("pdfplumber", "pdfium")}
+_CHOICES = {"task_runner": ("threads", "processes", "dask", "ray"), "pdf_text_source": ("pdfplumber", "pdfium")}
 # Bounds of numeric settings: (minimum, whether the minimum itself is allowed). A timeout of 0 or less
 # would silently switch a protection off (a negative report timeout used to disable the isolation).
 _BOUNDS: dict[str, tuple[float, bool]] = {

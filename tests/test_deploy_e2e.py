@@ -189,8 +189,10 @@ def test_backfill_deployment_end_to_end(tmp_path: Path) -> None:
         after = published_frames(out)
         for name in DATASET_NAMES:
             assert after[name].equals(before[name]), name
-        # the published batch ids are the second run's
+        # nothing changed, so nothing was published again: the data is still the first run's, every year of
+        # the second run is listed as unchanged and it wrote no file
         ids = set(read_dataset(out, "reports")["batch_id"].to_list())
-        assert ids == {m["batch_id"] for m in runs2}
+        assert ids == {m["batch_id"] for m in runs1}
+        assert all(m["unchanged_years"] == [m["year"]] and m["outputs"] == [] for m in runs2), runs2
     finally:
         stack.stop()

@@ -149,3 +149,32 @@ def test_pdf_text_source_is_a_setting_with_two_values() -> None:
         Settings().with_overrides(pdf_text_source="poppler")
     r = process_bytes(SMALL_PDF.read_bytes(), "s.pdf", pdf_text_source="poppler")
     assert r.status == "failed" and "pdfplumber, pdfium" in (r.error_message or "")
+
+
+def test_overprinted_duplicates_are_removed_by_pdfplumbers_rule() -> None:
+    """``_dedupe`` (both sources) keeps what pdfplumber's ``dedupe_chars`` keeps, on random pages of glyphs
+    alike in text, font and size at positions that chain within the 1 pt tolerance (fake bold drawn twice or
+    three times, repeated digits on a row, a row just over 1 pt lower); positions on a 0.25 pt grid, where
+    both clusterings compute exactly."""
+    import random
+
+    from pdfplumber.utils import dedupe_chars
+
+    from nianbao.read.pdfpage import Glyph, _dedupe
+
+    rnd = random.Random(16)
+    removed = 0
+    for _ in range(3000):
+        glyphs = []
+        for _ in range(rnd.randint(0, 25)):
+            y = rnd.choice([0.0, 0.5, 1.0, 1.25, 2.5, 10.0]) + rnd.choice([0.0, 0.0, 0.75])
+            x = rnd.choice([0.0, 0.5, 1.0, 2.0, 3.25, 9.0]) + rnd.choice([0.0, 0.0, 0.25])
+            glyphs.append(Glyph(rnd.choice("0零a"), x, x + 5, y, y + 9, y, rnd.choice([9.0, 10.5]), rnd.choice("fg"),
+                                rnd.random() < 0.9))
+        dicts = [{"upright": g.upright, "text": g.text, "fontname": g.font, "size": g.size, "doctop": g.doctop,
+                  "x0": g.x0, "k": k} for k, g in enumerate(glyphs)]
+        want = [d["k"] for d in dedupe_chars(dicts)]
+        got = _dedupe(glyphs)
+        assert [next(k for k, h in enumerate(glyphs) if h is g) for g in got] == want
+        removed += len(glyphs) - len(got)
+    assert removed > 1000  # the cases did overprint

@@ -953,3 +953,18 @@ def test_memory_error_in_the_child_is_reported_as_the_memory_limit() -> None:
     with pytest.raises(IsolationMemoryLimit, match="1024 MB"):
         call_isolated("builtins:bytearray", (3 * 1024**3,), timeout=30, memory_mb=1024)
     assert call_isolated("builtins:len", ("abc",), timeout=30, memory_mb=1024) == 3  # a fresh child serves on
+
+
+def test_out_of_memory_is_told_from_a_bad_input() -> None:
+    """Under the memory cap a late import fails to map its library: that is the cap (memory_limit), not a
+    parser bug (internal_error); an ordinary import or I/O error is not."""
+    import errno
+
+    from nianbao.errors import out_of_memory
+
+    assert out_of_memory(MemoryError())
+    assert out_of_memory(ImportError("/x/cv2.abi3.so: failed to map segment from shared object"))
+    assert out_of_memory(OSError(errno.ENOMEM, "Cannot allocate memory"))
+    assert not out_of_memory(ImportError("No module named 'cv2'"))
+    assert not out_of_memory(OSError(errno.ENOENT, "No such file or directory"))
+    assert not out_of_memory(ValueError("failed to map segment"))

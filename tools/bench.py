@@ -979,6 +979,8 @@ def find_gaps(rep: dict[str, Any]) -> list[str]:
         gaps.append(f"the benchmark took {rep['duration_seconds'] / 60:.1f} min (> {GOAL_MINUTES:g} min, issue 7)")
     if rep.get("layouts"):
         gaps += _layouts().gaps(rep["layouts"])
+    if rep.get("scale"):
+        gaps += _tool("bench_scale").gaps(rep["scale"])
     return gaps
 
 
@@ -1143,6 +1145,11 @@ def markdown(rep: dict[str, Any]) -> str:
             L += [f"Publishing failed: {pub.get('error')}"]
     if rep.get("layouts"):
         L += [""] + _layouts().markdown(rep["layouts"])
+    # measured apart (tools/bench_scale.py, tools/bench_runners.py) and kept across runs of this benchmark
+    if rep.get("scale"):
+        L += [""] + _tool("bench_scale").markdown(rep["scale"])
+    if rep.get("runners"):
+        L += [""] + _tool("bench_runners").markdown(rep["runners"])
     L += ["", "Every figure, per report and per file, is in `report.json`. Accuracy figures are deterministic "
           "(sorted files, seeded batch); timings vary with the machine's load.", ""]
     return "\n".join(L)
@@ -1158,6 +1165,15 @@ def default_corpora() -> list[tuple[str, Path]]:
     shared = Path(os.environ.get("NIANBAO_SHARED_CORPUS", REPO.parent / "shared" / "corpus"))
     out.append(("shared", shared))
     return [(n, p) for n, p in out if p.is_dir()]
+
+
+def _tool(name: str) -> Any:
+    """A sibling script of this one, e.g. ``bench_scale`` (its folder put on sys.path when this script was
+    loaded another way, as ``nianbao bench`` does)."""
+    here = str(Path(__file__).resolve().parent)
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    return importlib.import_module(name)
 
 
 def _layouts() -> Any:
@@ -1350,6 +1366,12 @@ def main(argv: list[str] | None = None) -> int:
                                if not r["fully_right"] or r["status"] != "ok" or not r["identities"]["agree"]]
             c["per_report_note"] = "only reports not fully right, not ok, or whose identity checks disagree"
     a.out.mkdir(parents=True, exist_ok=True)
+    if (a.out / "report.json").is_file():  # the sections measured by their own tools stay
+        earlier = json.loads((a.out / "report.json").read_text(encoding="utf-8"))
+        for key in ("scale", "runners"):
+            if key in earlier:
+                report[key] = earlier[key]
+        report["gaps"] = find_gaps(report)
     (a.out / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=1, default=str) + "\n",
                                        encoding="utf-8")
     (a.out / "report.md").write_text(markdown(report), encoding="utf-8")

@@ -46,7 +46,12 @@ def _cells_sql() -> str:
 QUERIES: dict[str, str] = {
     "reports": """SELECT report_id, report_year, source_uri, source_format, agency, status, error, error_message,
   template, template_applications FROM reports ORDER BY report_year, agency NULLS LAST, source_uri""",
-    "issues": f"""WITH cells AS ({_cells_sql()})
+    # The cells an issue points at, found by a semi join that holds only the issues' keys (joining every
+    # cell of every report to the issues would hold all the cells at once).
+    "issues": f"""WITH keys AS (SELECT DISTINCT report_id, report_year, table_name, key1, key2 FROM all_issues
+  WHERE table_name IS NOT NULL AND key1 IS NOT NULL AND key2 IS NOT NULL),
+cells AS (SELECT c.* FROM ({_cells_sql()}) c SEMI JOIN keys k ON c.report_id = k.report_id
+  AND c.report_year = k.report_year AND c.table_name = k.table_name AND c.key1 = k.key1 AND c.key2 = k.key2)
 SELECT i.report_id, i.report_year, i.origin, i."check", i.severity, i.table_name, i.key1, i.key2, i.expected,
   i.actual, i.message, coalesce(i.page, c.page) AS page, c.x0, c.top, c.x1, c.bottom, i.related_report_id
 FROM all_issues i LEFT JOIN cells c ON c.report_id = i.report_id AND c.report_year = i.report_year
@@ -54,7 +59,9 @@ FROM all_issues i LEFT JOIN cells c ON c.report_id = i.report_id AND c.report_ye
 ORDER BY i.report_year, i.report_id, i.origin DESC, i."check", i.table_name NULLS FIRST, i.key1 NULLS FIRST,
   i.key2 NULLS FIRST""",
     "recovered": f"""SELECT * FROM ({_cells_sql()}) WHERE derivation IN ('identity', 'split_by_identity')
-ORDER BY report_year, report_id, table_name, key1, key2""",
+ORDER BY report_year, report_id, table_name, key1, key2 LIMIT {MAX_ROWS}""",
+    "recovered_counts": f"""SELECT report_id, report_year, count(*) AS n FROM ({_cells_sql()})
+WHERE derivation IN ('identity', 'split_by_identity') GROUP BY ALL""",
     "published": f"""SELECT report_id, report_year, table_name, count(*) AS n, min(template) AS template
 FROM ({_cells_sql()}) GROUP BY ALL""",
 }
@@ -66,7 +73,8 @@ class Problems:
 
     reports: list[dict[str, Any]] = field(default_factory=list)
     issues: list[dict[str, Any]] = field(default_factory=list)  # issues and failures, with "entry" (Code|None)
-    recovered: list[dict[str, Any]] = field(default_factory=list)
+    recovered: list[dict[str, Any]] = field(default_factory=list)  # the first MAX_ROWS (a batch may have millions)
+    recovered_by_report: dict[tuple[str, int], int] = field(default_factory=dict)
     recall: list[dict[str, Any]] = field(default_factory=list)  # source_format, published, expected, share
 
 
@@ -119,7 +127,8 @@ def collect_problems(con: duckdb.DuckDBPyConnection) -> Problems:
     recovered = _rows(con, QUERIES["recovered"])
     for c in recovered:
         c["report"] = by_key.get((c["report_id"], c["report_year"]), {})
-    return Problems(reports, issues, recovered, _recall(reports, _rows(con, QUERIES["published"])))
+    counts = {(r["report_id"], r["report_year"]): int(r["n"]) for r in _rows(con, QUERIES["recovered_counts"])}
+    return Problems(reports, issues, recovered, counts, _recall(reports, _rows(con, QUERIES["published"])))
 
 
 def group_of(issue: dict[str, Any]) -> str:
@@ -190,15 +199,16 @@ ISSUE_HEAD = ["file (opens the source)", "agency", "year", "status", "code", "se
 
 
 def _section(title: str, key: str, note: str, head: list[str], items: list[Any],
-             row: Callable[[Any], str]) -> str:
+             row: Callable[[Any], str], total: int | None = None) -> str:
     rows = items  # only the first MAX_ROWS are rendered: a national batch has far more
     shown = [row(x) for x in rows[:MAX_ROWS]]
-    more = (f'<div class="muted">first {MAX_ROWS} of {len(rows)} rows shown; all of them are in the catalog '
-            "(views all_issues, reports)</div>" if len(rows) > MAX_ROWS else "")
+    n = len(rows) if total is None else total  # ``items`` may already be only the first MAX_ROWS of ``total``
+    more = (f'<div class="muted">first {MAX_ROWS} of {n} rows shown; all of them are in the catalog '
+            "(views all_issues, reports)</div>" if n > MAX_ROWS else "")
     if not rows:
         return f'<h2>{html.escape(title)}</h2><div class="muted" id="{key}-none">none</div>'
     return (f'<h2>{html.escape(title)} (<span data-count-of="{key}">{len(shown)}</span> shown of '
-            f'<span data-metric="rows:{key}" data-value="{len(rows)}">{len(rows)}</span>)</h2>'
+            f'<span data-metric="rows:{key}" data-value="{n}">{n}</span>)</h2>'
             f'<div class="muted">{html.escape(note)}</div>{more}<div class="scroll"><table id="{key}" class="ft">'
             "<thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead><tbody>"
             + "".join(shown) + "</tbody></table></div>")
@@ -226,13 +236,13 @@ def render_problems(p: Problems) -> str:
     for i in p.issues:
         codes_of.setdefault((i["report_id"], i["report_year"]), []).append(i["check"])
     groups = Counter((i["report_id"], i["report_year"], group_of(i)) for i in p.issues)
-    n_rec = Counter((c["report_id"], c["report_year"]) for c in p.recovered)
+    n_rec = p.recovered_by_report
     def report_row(r: dict[str, Any]) -> str:
         k = (r["report_id"], r["report_year"])
         return (f'<tr class="fr" {_attrs(r, codes_of.get(k, []))}>' + _file(r) + _td(r["agency"])
                 + _td(r["report_year"]) + _td(r["status"]) + _td(r["error"]) + _td(r["source_format"])
                 + "".join(f'<td class="n">{groups[(*k, g)]}</td>' for g in ("failure", "problem", "withheld", "note"))
-                + f'<td class="n">{groups[(*k, "recovery")]} / {n_rec[k]}</td></tr>')
+                + f'<td class="n">{groups[(*k, "recovery")]} / {n_rec.get(k, 0)}</td></tr>')
 
     def recovered_row(c: dict[str, Any]) -> str:
         return (f'<tr class="fr" data-group="recovery" '
@@ -257,7 +267,7 @@ def render_problems(p: Problems) -> str:
                  ISSUE_HEAD, by_group.get("recovery", []), _issue_row),
         _section("Recovered cells", "recovered", "each published cell whose value was restored by an identity",
                  ["file (opens the source)", "agency", "year", "table", "row", "column", "value", "printed",
-                  "derivation", "page", "bbox (pt)"], p.recovered, recovered_row),
+                  "derivation", "page", "bbox (pt)"], p.recovered, recovered_row, sum(p.recovered_by_report.values())),
         _section("Withheld", "withheld", "values read but not published (OCR the identities cannot vouch for, "
                  "rows of a text dump whose columns are unknown): key them in from the source",
                  ISSUE_HEAD, by_group.get("withheld", []), _issue_row),

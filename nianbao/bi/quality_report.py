@@ -68,10 +68,17 @@ class QualityData:
     problems: Problems = field(default_factory=Problems)
 
 
+# DuckDB would take up to 80 % of the machine's memory for its buffers; its operators spill past this
+# (into the output's .cache folder).
+QUERY_MEMORY = "512MB"
+
+
 def collect(out_dir: Path | str) -> QualityData:
     """Run every query of the page over the published outputs under ``out_dir``."""
     out = Path(out_dir).resolve()
-    con = duckdb.connect()
+    config: dict[str, str | bool | int | float | list[str]] = {
+        "memory_limit": QUERY_MEMORY, "temp_directory": str(out / ".cache" / "duckdb")}
+    con = duckdb.connect(config=config)
     try:
         create_views(con, out)
         rows: dict[str, list[dict[str, Any]]] = {}

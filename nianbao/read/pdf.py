@@ -49,7 +49,7 @@ __all__ = ["DEFAULT_TEXT_SOURCE", "TEXT_SOURCES", "OcrHook", "OcrRequest", "Text
 TextSource = Literal["pdfplumber", "pdfium"]
 TEXT_SOURCES: tuple[TextSource, ...] = ("pdfplumber", "pdfium")
 # pdfium publishes exactly what pdfplumber does on every test and benchmark PDF (tests/test_pdf_sources.py)
-# in about 40 % of the time (bench/report.md); the setting pdf_text_source chooses pdfplumber instead.
+# in about a third of the time (bench/report.md); the setting pdf_text_source chooses pdfplumber instead.
 DEFAULT_TEXT_SOURCE: TextSource = "pdfium"
 
 

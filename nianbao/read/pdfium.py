@@ -75,10 +75,10 @@ _F, _U = ctypes.POINTER(ctypes.c_float), ctypes.POINTER(ctypes.c_uint)
 _get_font = _fn(raw.FPDFTextObj_GetFont, _P, _P)
 _get_font_size = _fn(raw.FPDFTextObj_GetFontSize, _I, _P, _F)
 _get_fill = _fn(raw.FPDFPageObj_GetFillColor, _I, _P, _U, _U, _U, _U)
-_FILL = tuple(ctypes.c_uint() for _ in range(4))
-_FILL_REFS = tuple(ctypes.byref(v) for v in _FILL)
-_SIZE = ctypes.c_float()
-_SIZE_REF = ctypes.byref(_SIZE)
+_get_char_matrix = _fn(raw.FPDFText_GetMatrix, _I, _P, _I, ctypes.POINTER(raw.FS_MATRIX))
+_get_base_font_name = _fn(raw.FPDFFont_GetBaseFontName, ctypes.c_size_t, _P, ctypes.c_char_p, ctypes.c_size_t)
+_get_descent = _fn(raw.FPDFFont_GetDescent, _I, _P, ctypes.c_float, _F)
+_get_glyph_width = _fn(raw.FPDFFont_GetGlyphWidth, _I, _P, ctypes.c_uint32, ctypes.c_float, _F)
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -304,48 +304,73 @@ def _page_text(tp: Any, n: int) -> str | None:
 class _Font:
     """A pdfium font of the page with pdfminer's metrics where known (``metrics``, by name)."""
 
-    def __init__(self, font: Any, metrics: dict[str, FontMetrics]) -> None:
+    def __init__(self, font: int, metrics: dict[str, FontMetrics]) -> None:
         self.font = font
         name = ctypes.create_string_buffer(256)
-        n = raw.FPDFFont_GetBaseFontName(font, name, 256)
+        n = _get_base_font_name(font, name, 256)
         fname = name.raw[:max(n - 1, 0)].decode("utf-8", "replace")
-        self.key = f"{fname}@{ctypes.cast(font, _P).value}"  # one font dictionary (subsets apart)
+        self.key = f"{fname}@{font}"  # one font dictionary (subsets apart)
         known = metrics.get(fname)
         if known is not None:
             self.descent, self.widths = known.descent, known.widths
         else:
             desc = ctypes.c_float()
-            raw.FPDFFont_GetDescent(font, ctypes.c_float(1000.0), desc)
+            _get_descent(font, 1000.0, ctypes.byref(desc))
             self.descent, self.widths = -abs(desc.value) * 0.001, {}
-        self.units: dict[int, float] = {}
+        # per character: (advance per unit of font size, pdfminer's minus pdfium's, a glyph to keep)
+        self.chars: dict[int, tuple[float, float, bool]] = {}
         self._w = ctypes.c_float()
 
-    def pdfium_width(self, u: int) -> float:
-        """pdfium's advance of character ``u`` per unit of font size (its integer font units)."""
-        w = self.units.get(u)
-        if w is None:
-            raw.FPDFFont_GetGlyphWidth(self.font, u, ctypes.c_float(1000.0), self._w)
-            w = self.units[u] = round(self._w.value) * 0.001
-        return w
+    def char(self, u: int) -> tuple[float, float, bool]:
+        """Given a character, return its advance per unit of font size (pdfminer's, from the widths as
+        written; else pdfium's integer font units), how much more than pdfium's advance that is (pdfium
+        moved the next glyph by its own), and whether it is a glyph (not whitespace)."""
+        _get_glyph_width(self.font, u, 1000.0, ctypes.byref(self._w))
+        wpu_int = round(self._w.value) * 0.001
+        wpu = self.widths.get(u, wpu_int)
+        got = self.chars[u] = (wpu, wpu - wpu_int if wpu != wpu_int else 0.0, u != 32 and bool(chr(u).strip()))
+        return got
+
+
+class _Out:
+    """Output buffers of the per text object calls (one set per page: no state shared between threads)."""
+
+    def __init__(self) -> None:
+        self.fill = tuple(ctypes.c_uint() for _ in range(4))
+        self.fill_refs = tuple(ctypes.byref(v) for v in self.fill)
+        self.size = ctypes.c_float()
+        self.size_ref = ctypes.byref(self.size)
+        self.matrix = raw.FS_MATRIX()
+        self.matrix_ref = ctypes.byref(self.matrix)
 
 
 class _TextObject:
-    """Per text object: its font, size, colour and matrix, and how far pdfium's integer widths have moved
-    its glyphs so far (``drift``, text space)."""
+    """Per text object: its font, size and the parts of pdfminer's glyph box that do not depend on the
+    glyph (``lo_x`` ...: the matrix applied to the descent and ascent), whether it is faint (left out), and
+    how far pdfium's integer widths have moved its glyphs so far (``drift``, text space)."""
 
-    def __init__(self, obj: int, fm: Any, ctm: _Matrix, fonts: dict[int, _Font], metrics: dict[str, FontMetrics]
-                 ) -> None:
+    __slots__ = ("a", "b", "c", "d", "drift", "faint", "font", "hi_x", "hi_y", "lo_x", "lo_y", "size", "upright")
+
+    def __init__(self, obj: int, tp: int, i: int, ctm: _Matrix, fonts: dict[int, _Font],
+                 metrics: dict[str, FontMetrics], buf: _Out) -> None:
         fkey = _get_font(obj) or 0
         font = fonts.get(fkey)
         if font is None:
-            font = fonts[fkey] = _Font(ctypes.cast(fkey, raw.FPDF_FONT), metrics)
+            font = fonts[fkey] = _Font(fkey, metrics)
         self.font = font
-        _get_font_size(obj, _SIZE_REF)
-        self.size = float(_SIZE.value)
-        self.lo = font.descent * self.size  # pdfminer's descent in text space
-        self.faint = bool(_get_fill(obj, *_FILL_REFS)) and min(v.value for v in _FILL[:3]) / 255 >= _FAINT
+        _get_font_size(obj, buf.size_ref)
+        self.size = fs = float(buf.size.value)
+        lo = font.descent * fs  # pdfminer's descent in text space
+        hi = lo + fs
+        red, green, blue, _ = buf.fill
+        self.faint = bool(_get_fill(obj, *buf.fill_refs)) and min(red.value, green.value, blue.value) / 255 >= _FAINT
+        _get_char_matrix(tp, i, buf.matrix_ref)
+        fm = buf.matrix
+        a, b, c, d = self.a, self.b, self.c, self.d = (float(fm.a), float(fm.b), float(fm.c), float(fm.d))
+        # the corners of pdfminer's box before the origin is added: (0, lo) and (width, hi) through the matrix
+        self.lo_x, self.lo_y = a * 0.0 + c * lo, b * 0.0 + d * lo
+        self.hi_x, self.hi_y = c * hi, d * hi
         # pdfminer's upright test is on the matrix including the page's ctm
-        a, b, c, d = self.lin = (float(fm.a), float(fm.b), float(fm.c), float(fm.d))
         ca, cb, cc, cd, _, _ = ctm
         ma, mb, mc, md = a * ca + b * cc, a * cb + b * cd, c * ca + d * cc, c * cb + d * cd
         self.upright = ma * md > 0 and mb * mc <= 0
@@ -414,47 +439,43 @@ class PdfiumPages:
         if not tp:
             raise RuntimeError("pdfium cannot read the page's text")
         out: list[Glyph] = []
+        append = out.append
         try:
-            tpv = ctypes.cast(tp, ctypes.c_void_p).value
+            tpv = ctypes.cast(tp, ctypes.c_void_p).value or 0
             ox, oy = ctypes.c_double(), ctypes.c_double()
             pox, poy = ctypes.byref(ox), ctypes.byref(oy)
-            fm = raw.FS_MATRIX()
             objs: dict[int, _TextObject] = {}
             fonts: dict[int, _Font] = {}
+            buf = _Out()
             plain = ctm[:4] == (1, 0, 0, 1)
             n = _count_chars(tpv)
             text = _page_text(tp, n)
             tx, ty = ctm[4], ctm[5]
+            get_obj, get_origin, map_error, get_unicode = _get_text_object, _get_origin, _map_error, _get_unicode
             for i in range(n):
-                obj = _get_text_object(tpv, i)
+                obj = get_obj(tpv, i)
                 if not obj:  # pdfium's own space or line break
                     continue
                 t = objs.get(obj)
                 if t is None:
-                    raw.FPDFText_GetMatrix(tp, i, fm)
-                    t = objs[obj] = _TextObject(obj, fm, ctm, fonts, metrics)
-                u = ord(text[i]) if text is not None else _get_unicode(tpv, i)
+                    t = objs[obj] = _TextObject(obj, tpv, i, ctm, fonts, metrics, buf)
+                if t.faint:  # none of its glyphs is kept (its drift moves only its own glyphs)
+                    continue
+                u = ord(text[i]) if text is not None else get_unicode(tpv, i)
                 f = t.font
-                wpu_int = f.units.get(u)
-                if wpu_int is None:
-                    wpu_int = f.pdfium_width(u)
-                wpu = f.widths.get(u, wpu_int)
+                got = f.chars.get(u)
+                wpu, dw, keep = got if got is not None else f.char(u)
                 drift = t.drift
-                if wpu != wpu_int:  # pdfium advanced the next glyph by the integer width
-                    t.drift += (wpu - wpu_int) * t.size
-                if u == 32 or t.faint:
+                if dw:  # pdfium advanced the next glyph by the integer width
+                    t.drift = drift + dw * t.size
+                if not keep:
                     continue
-                ch = chr(u)
-                if not ch.strip():
-                    continue
-                _get_origin(tpv, i, pox, poy)
-                a, b, c, d = t.lin
-                fs, lo = t.size, t.lo
-                hi = lo + fs
-                w = wpu * fs
+                get_origin(tpv, i, pox, poy)
+                a, b = t.a, t.b
+                w = wpu * t.size
                 e, g = ox.value + a * drift, oy.value + b * drift
-                ax, ay = a * 0.0 + c * lo + e, b * 0.0 + d * lo + g  # pdfminer's box: two corners
-                bx, by = a * w + c * hi + e, b * w + d * hi + g
+                ax, ay = t.lo_x + e, t.lo_y + g  # pdfminer's box: two corners
+                bx, by = a * w + t.hi_x + e, b * w + t.hi_y + g
                 if plain:
                     ax, ay, bx, by = ax + tx, ay + ty, bx + tx, by + ty
                 else:
@@ -465,9 +486,8 @@ class PdfiumPages:
                 if by < ay:
                     ay, by = by, ay
                 top = (height - by) + mb_top
-                out.append(Glyph(ch, ax + mb_x0, bx + mb_x0, top, (height - ay) + mb_top, doctop0 + top, by - ay,
-                                 f.key, t.upright, _map_error(tpv, i) == 1))
+                append(Glyph(chr(u), ax + mb_x0, bx + mb_x0, top, (height - ay) + mb_top, doctop0 + top, by - ay,
+                             f.key, t.upright, map_error(tpv, i) == 1))
         finally:
             raw.FPDFText_ClosePage(tp)
         return out
-

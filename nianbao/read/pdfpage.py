@@ -120,19 +120,32 @@ def _dedupe(chars: list[Glyph], tol: float = 1.0) -> list[Glyph]:
     (same upright/text/fontname/size, doctop and x0 within ``tol``: keep the first), in O(n log n)."""
     groups: dict[tuple[Any, ...], list[int]] = {}
     for i, c in enumerate(chars):
-        groups.setdefault((c.upright, c.text, c.font, c.size), []).append(i)
+        key = (c.upright, c.text, c.font, c.size)
+        g = groups.get(key)
+        if g is None:
+            groups[key] = [i]
+        else:
+            g.append(i)
+    if len(groups) == len(chars):  # no two glyphs alike: nothing to merge
+        return chars
+    dt = [c.doctop for c in chars]
     keep: list[int] = []
     for idxs in groups.values():
         if len(idxs) == 1:
             keep.append(idxs[0])
             continue
-        tops = sorted(chars[i].doctop for i in idxs)
-        if all(y - x > tol for x, y in itertools.pairwise(tops)):  # no two within tol: nothing to merge
-            keep.extend(idxs)
-            continue
-        for ycl in cluster(idxs, lambda i: chars[i].doctop, tol):
-            for xcl in cluster(ycl, lambda i: chars[i].x0, tol):
-                keep.append(min(xcl, key=lambda i: (chars[i].doctop, chars[i].x0, i)))
+        # chains of doctop within tol (as ``cluster``); a glyph alone in its chain is kept as it is
+        order = sorted(idxs, key=dt.__getitem__)
+        start = 0
+        for k in range(1, len(order) + 1):
+            if k < len(order) and dt[order[k]] - dt[order[k - 1]] <= tol:
+                continue
+            if k - start == 1:
+                keep.append(order[start])
+            else:
+                for xcl in cluster(order[start:k], lambda i: chars[i].x0, tol):
+                    keep.append(xcl[0] if len(xcl) == 1 else min(xcl, key=lambda i: (dt[i], chars[i].x0, i)))
+            start = k
     if len(keep) == len(chars):
         return chars
     keep.sort()

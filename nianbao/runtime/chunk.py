@@ -111,16 +111,19 @@ def _item_fingerprint(item: SourceItem) -> tuple[str, bool]:
 
 
 def plan_chunks(items: list[SourceItem], settings: Settings, year: int | None) -> list[Chunk]:
-    """Split the batch's inputs into chunks of about ``chunk_size`` (at least two per worker when the batch
-    is small, so the workers share it), each keyed by what it holds."""
+    """Split the batch's inputs into chunks of about ``chunk_size`` (at least two per worker, so the workers
+    share the batch; one report each in a batch that small), each keyed by what it holds."""
     if not items:
         return []
-    wanted = max(math.ceil(len(items) / settings.chunk_size), min(len(items), 2 * settings.max_workers))
-    n = 1 << max(0, math.ceil(math.log2(wanted)))  # a power of two: the count moves rarely as a batch grows
     buckets: dict[int, list[tuple[int, SourceItem]]] = {}
-    for index, item in enumerate(items):
-        b = int.from_bytes(hashlib.sha256(item.uri.encode()).digest()[:8], "big") % n
-        buckets.setdefault(b, []).append((index, item))
+    if len(items) <= 2 * settings.max_workers:  # a small batch: one report per chunk, every worker busy
+        buckets = {index: [(index, item)] for index, item in enumerate(items)}
+    else:
+        wanted = max(math.ceil(len(items) / settings.chunk_size), 2 * settings.max_workers)
+        n = 1 << math.ceil(math.log2(wanted))  # a power of two: the count moves rarely as a batch grows
+        for index, item in enumerate(items):
+            b = int.from_bytes(hashlib.sha256(item.uri.encode()).digest()[:8], "big") % n
+            buckets.setdefault(b, []).append((index, item))
     common = code_and_settings(settings, year)
     root = staging_root(settings) / scope_of(year)
     chunks = []

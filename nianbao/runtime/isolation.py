@@ -33,6 +33,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from nianbao.errors import out_of_memory
 from nianbao.processes import kill_group
 
 _ROOT = str(Path(__file__).resolve().parents[2])
@@ -221,7 +222,10 @@ def _serve(memory_mb: int = 0) -> int:
         except MemoryError:
             payload = ("memory", f"the parser needed more than the {memory_mb} MB it is allowed")
         except Exception as exc:
-            payload = ("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}")
+            if memory_mb > 0 and out_of_memory(exc):
+                payload = ("memory", f"the parser needed more than the {memory_mb} MB it is allowed ({exc})")
+            else:
+                payload = ("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}")
         try:
             data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:
