@@ -55,5 +55,7 @@ clean:
 # Left out (run by `make test`): tests marked `prefect` (need a Prefect API, run a flow or the command; marked by
 # tests/conftest.py) and `slow` (whole-corpus comparisons, long fuzz runs, huge or spinning PDFs, end-to-end).
 # README "Development" lists what it covers.
+# --dist loadfile: a module's tests on one worker, so its fixtures (a published batch, a moto server) and its caches
+# of parsed PDFs are made once (the full suite keeps xdist's default: its long end-to-end modules are split).
 test-fast:
-	@NIANBAO_TEST_PREFECT_SERVER=0 bash scripts/test.sh -m "not slow and not prefect" $(ARGS)
+	@NIANBAO_TEST_PREFECT_SERVER=0 bash scripts/test.sh -m "not slow and not prefect" --dist loadfile $(ARGS)

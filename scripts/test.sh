@@ -53,10 +53,9 @@ if [[ "${NIANBAO_TEST_PREFECT_SERVER:-1}" == "1" ]]; then
 fi
 
 workers="${NIANBAO_TEST_WORKERS:-2}"
-echo "[test] pytest -q -n $workers --dist loadgroup $* (PREFECT_HOME=$PREFECT_HOME)"
+echo "[test] pytest -q -n $workers $* (PREFECT_HOME=$PREFECT_HOME)"
 set +e
-# --dist loadgroup: tests marked with one xdist_group (they share a cache of parsed documents) run on one worker.
-"${NIANBAO_VENV:-$ROOT/.venv}/bin/python" -m pytest -q -n "$workers" --dist loadgroup "$@"
+"${NIANBAO_VENV:-$ROOT/.venv}/bin/python" -m pytest -q -n "$workers" "$@"
 rc=$?
 set -e
 exit "$rc"

@@ -177,9 +177,8 @@ def test_generated_present() -> None:
     assert not missing, f"PDFs without gold: {missing}"
 
 
-# The generated-PDF tests share _run's cache: one test worker runs them all (scripts/test.sh: --dist loadgroup),
-# so each PDF is parsed once, not once per worker.
-@pytest.mark.xdist_group("generated_pdfs")
+# The generated-PDF tests share _run's cache: the module runs on one test worker (make test-fast: --dist loadfile),
+# so each PDF is parsed once.
 @pytest.mark.parametrize("path", GENERATED, ids=[p.stem for p in GENERATED])
 def test_generated_precision(path: Path) -> None:
     correct, wrong, n, mistakes, problems = _run(path)
@@ -187,7 +186,6 @@ def test_generated_precision(path: Path) -> None:
     assert correct / n >= 0.95, (correct, n, problems)
 
 
-@pytest.mark.xdist_group("generated_pdfs")
 def test_generated_recall_aggregated() -> None:
     assert GENERATED, "no generated PDFs"
     correct = total = 0
