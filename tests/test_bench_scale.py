@@ -17,13 +17,9 @@ N = 50
 
 
 def _tool():  # type: ignore[no-untyped-def]
-    import importlib.util
+    import bench_scale  # tools/ (on sys.path through conftest)
 
-    spec = importlib.util.spec_from_file_location("bench_scale", ROOT / "tools" / "bench_scale.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return bench_scale
 
 
 def test_copies_are_distinct_and_read_like_their_source(tmp_path: Path) -> None:

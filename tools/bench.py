@@ -109,8 +109,11 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+# The repo (for nianbao) and this folder (for the sibling tools, imported by name) on sys.path, also when this
+# script is loaded another way than `python tools/bench.py` (`nianbao bench` runs it through runpy).
+for _path in (str(REPO), str(REPO / "tools")):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
 
 from nianbao.goldscore import TABLES, Key, Score, published_numbers, report_score, score_published  # noqa: E402
 
@@ -1168,18 +1171,12 @@ def default_corpora() -> list[tuple[str, Path]]:
 
 
 def _tool(name: str) -> Any:
-    """A sibling script of this one, e.g. ``bench_scale`` (its folder put on sys.path when this script was
-    loaded another way, as ``nianbao bench`` does)."""
-    here = str(Path(__file__).resolve().parent)
-    if here not in sys.path:
-        sys.path.insert(0, here)
+    """A sibling script of this one, e.g. ``bench_scale`` (this folder is on sys.path: see the top)."""
     return importlib.import_module(name)
 
 
 def _layouts() -> Any:
-    import bench_layouts  # a sibling script: this script's folder is on sys.path
-
-    return bench_layouts
+    return _tool("bench_layouts")
 
 
 def _only_layouts(out: Path) -> int:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import importlib.util
 import json
 import shutil
 import sys
@@ -58,11 +57,9 @@ print(json.dumps({"import_seconds": round(t1 - t0, 2), "enter_seconds": round(t2
 
 
 def _scale() -> Any:
-    spec = importlib.util.spec_from_file_location("bench_scale", REPO / "tools" / "bench_scale.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    import bench_scale  # a sibling script: the tools folder is on sys.path (script folder, bench.py, or conftest)
+
+    return bench_scale
 
 
 def startup(bs: Any, runner: str, workers: int, work: Path) -> dict[str, Any]:
