@@ -62,13 +62,16 @@ def test_bench_scale_smoke_reports_what_the_run_left(tmp_path: Path) -> None:
     assert f["peak_rss_mb"] >= max(v["peak_rss_mb_one"] for v in r["flow"]["by_role"].values())
     assert f["reports_per_second"] == pytest.approx(N / r["flow"]["wall_seconds"], rel=0.01)
     # the task runs reported are those in the run's Prefect database (counted here independently)
-    con = sqlite3.connect(work / f"prefect-scale-{N}" / "prefect.db")
+    # the work folders are named after the checkout measured (its branch or revision), not the column label
+    (prefect_home,) = work.glob(f"prefect-*-{N}")
+    con = sqlite3.connect(prefect_home / "prefect.db")
     total = con.execute("SELECT count(*) FROM task_run").fetchone()[0]
     con.close()
     assert f["task_runs_recorded"] + f["rerun_task_runs"] == total
     assert f["task_runs_expected"] > 0
     # the rerun's verdict matches the journal's history: a republish is one more commit
-    commits = (work / f"out-scale-{N}" / "_journal" / "log.jsonl").read_text(encoding="utf-8").splitlines()
+    (published,) = work.glob(f"out-*-{N}")
+    commits = (published / "_journal" / "log.jsonl").read_text(encoding="utf-8").splitlines()
     assert f["rerun_republished"] == (len(commits) > 1)
     md = (out / "report.md").read_text(encoding="utf-8")
     assert "## Accuracy\n\nkept" in md and md.count("<!-- scale -->") == 1
