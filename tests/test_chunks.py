@@ -141,3 +141,29 @@ def test_staged_chunks_age_out_unless_used(tmp_path: Path) -> None:
     assert prune_staging(cfg, 2022, {"used", "old-but-used"}) == 1  # only the old one nobody used
     assert sorted(p.name for p in root.iterdir()) == ["fresh", "old-but-used", "used"]
     assert (root / "old-but-used").stat().st_mtime > 1  # marked fresh by its use
+
+
+def test_a_chunk_whose_task_failed_is_recorded_failed_and_the_rest_published(tmp_path: Path) -> None:
+    """A chunk task that dies (its worker lost, say) leaves its reports ``failed`` / ``crashed`` in the year's
+    ``reports``, with no number; the other chunks' reports are published as if nothing happened."""
+    from nianbao.publish.parquet import read_dataset
+    from nianbao.runtime.batch import lost_chunk
+
+    items = [it for it in _inbox(tmp_path) if "2021" not in it.uri]
+    cfg = load_settings(out_dir=str(tmp_path / "out"), chunk_size=1, max_workers=3, cache_dir=str(tmp_path / "c"))
+    chunks = plan_chunks(items, cfg, 2022)
+    assert [len(c.items) for c in chunks] == [1] * 5  # a batch this small: one report per chunk
+    lost, kept = chunks[0], chunks[1:]
+    original = lost.folder
+    records = lost_chunk(lost, RuntimeError("worker died"), cfg, 2022)
+    records += [rec for c in kept for rec in run_chunk(c, cfg, 2022)]
+    assert not Path(original).exists()  # the next run processes that chunk again
+    publish_batch(plan_batch(records, chunks, 2022, {}), cfg, "b1", None)
+    reports = read_dataset(cfg.out_dir, "reports")
+    lost_uri = lost.items[0][1].uri
+    row = reports.filter(reports["source_uri"] == lost_uri).row(0, named=True)
+    assert (row["status"], row["error"], row["n_cells"]) == ("failed", "crashed", 0)
+    assert "worker died" in row["error_message"]
+    assert reports.filter(reports["status"] != "failed").height == 3  # the other 2022 reports (one copy each)
+    cells = read_dataset(cfg.out_dir, "applications")
+    assert lost_uri not in set(reports.filter(reports["report_id"].is_in(cells["report_id"].unique().implode()))["source_uri"])

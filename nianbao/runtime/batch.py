@@ -80,7 +80,7 @@ def lost_chunk(chunk: Chunk, exc: BaseException, settings: Settings, year: int |
 
     stand_in = Chunk(f"{chunk.key}-lost", f"{chunk.folder}-lost", chunk.items, skippable=False)
     records = run_chunk(stand_in, settings, year, process=lost)
-    chunk.key, chunk.folder = stand_in.key, stand_in.folder
+    chunk.key, chunk.folder, chunk.skippable = stand_in.key, stand_in.folder, False  # plan_batch finds it there
     return records
 
 
