@@ -253,6 +253,42 @@ def test_skew_is_found_and_rules_survive_blur_and_noise() -> None:
     assert len({round(r.pos / 10) for r in hs}) == 15 and len({round(r.pos / 10) for r in vs}) == 5
 
 
+def test_one_pixel_rules_cut_by_salt_noise_are_found_whole_and_strokes_a_gap_apart_stay_apart() -> None:
+    img = np.full((400, 900), 255, dtype=np.uint8)
+    for y in (100, 140, 180):
+        img[y, 100:800] = 0  # one-pixel table rules...
+        img[y, 110:800:25] = 255  # ...cut every 25 px by a white speck (pieces shorter than any rule)
+    for x in (100, 450, 800):
+        img[100:181, x] = 0
+        img[105:181:20, x] = 255
+    for x0 in range(100, 300, 32):  # strokes of neighbouring characters two pixels apart: no rule
+        img[300:302, x0:x0 + 30] = 0
+    hs, vs = px.find_rules(img, 200.0, 20.0, 12.0)
+    # one piece per rule, end to end (within the few pixels the threshold widens a line by)
+    assert [round(r.pos) for r in sorted(hs, key=lambda r: r.pos)] == [100, 140, 180]
+    assert all(r.a <= 105 and r.b >= 795 for r in hs)
+    assert [round(r.pos) for r in sorted(vs, key=lambda r: r.pos)] == [100, 450, 800]
+    assert all(r.a <= 105 and r.b >= 176 for r in vs)
+
+
+def test_a_lattice_smaller_than_a_big_character_is_no_table() -> None:
+    from nianbao.read.ocr import page_rules
+
+    k = 200.0 / 72.0
+
+    def grid(x0: float, y0: float, w: float, h: float, n: int) -> tuple[list[px.PixelRule], list[px.PixelRule]]:
+        hs = [px.PixelRule((y0 + h * i / n) * k, x0 * k, (x0 + w) * k, 2.0) for i in range(n + 1)]
+        vs = [px.PixelRule((x0 + w * i / n) * k, y0 * k, (y0 + h) * k, 2.0) for i in range(n + 1)]
+        return hs, vs
+
+    title = grid(200.0, 50.0, 22.0, 20.0, 2)  # the strokes of one 22 pt character
+    table = grid(60.0, 200.0, 400.0, 120.0, 3)
+    _, _, lats = page_rules(title[0] + table[0], title[1] + table[1], k, (10.0, 5.0))
+    assert [tuple(round(v) for v in lat.bbox) for lat in lats] == [(70, 205, 470, 325)]
+    _, _, lats = page_rules(*grid(60.0, 200.0, 50.0, 30.0, 2), k)  # a small table is still one
+    assert len(lats) == 1
+
+
 def test_a_red_seal_is_faded_and_print_under_it_kept() -> None:
     rgb = np.full((100, 100, 3), 255, dtype=np.uint8)
     rgb[10:20, :] = (230, 105, 105)  # seal on paper (red ink, partly transparent)

@@ -4,8 +4,10 @@ Per image (a whole scanned page, or the picture of a table on a page with text):
 
 1. **Clean and straighten** (``ocr_pixels``): grey from the red channel (seals fade), specks of
    one or two pixels removed, the skew angle from the horizontal projection of text lines and rules, turned back.
-2. **Rules**: straight runs of ink found by morphology, converted to points and merged exactly as the
-   PDF reader merges drawn rules; ruled tables (lattices) come from the layout engine.
+2. **Rules**: straight runs of ink found by morphology (one-pixel gaps in them filled first: salt noise),
+   converted to points and merged exactly as the PDF reader merges drawn rules; ruled tables (lattices) come
+   from the layout engine. A lattice smaller than 48 pt both ways is the strokes of a big character, not a
+   table: its pieces are dropped (``page_rules``).
 3. **Text**: RapidOCR detects and reads every text line (``ocr_engines``). A line whose box crosses a
    column rule of a table (two cells read as one line) is cut at the rule and each piece read again, so
    no character is placed in the wrong cell. A line's box is divided evenly over its characters.
@@ -37,6 +39,7 @@ from nianbao.normalize import parse_value, strip_spaces
 from nianbao.read import ocr_engines as eng
 from nianbao.read import ocr_pixels as px
 from nianbao.read.layout import (
+    SNAP,
     Char,
     Lattice,
     LatticeCell,
@@ -49,7 +52,7 @@ from nianbao.read.layout import (
 from nianbao.read.ocr_labels import snap_labels
 from nianbao.read.pdf import DEFAULT_TEXT_SOURCE, OcrRequest, TextSource, read_pdf
 
-__all__ = ["DPI", "INSTALL_HINT", "OcrImage", "ocr_image", "ocr_missing", "read_pdf_ocr"]
+__all__ = ["DPI", "INSTALL_HINT", "OcrImage", "ocr_image", "ocr_missing", "page_rules", "read_pdf_ocr"]
 
 DPI = 200.0  # RapidOCR reads body text (10.5 pt = 29 px here) well; more only costs time
 INSTALL_HINT = "bash scripts/setup.sh (installs rapidocr and onnxruntime from requirements.lock)"
@@ -59,6 +62,7 @@ _MIN_INK = 25  # ink pixels that make an empty-looking cell worth reading (noise
 _INSET_PT = 2.5  # a cell's crop stays this far inside its rules (blurred rules are thick)
 _RESCALE = 1.6
 _MAX_DPI = 300.0
+_MIN_TABLE_PT = 48.0  # a lattice smaller than this both ways is a big character's strokes (a table is far larger)
 
 
 def ocr_missing() -> str | None:
@@ -158,9 +162,7 @@ def ocr_image(img: px.Grey, page_no: int, *, dpi: float = DPI, origin: tuple[flo
     angle = px.skew_angle(grey)
     grey, plain = px.rotate(grey, angle), px.rotate(plain, angle)
     hpx, vpx = px.find_rules(grey, dpi, _MIN_H_PT, _MIN_V_PT)
-    hs = merge_rules([Rule(r.pos / k + dy, r.a / k + dx, r.b / k + dx) for r in hpx])
-    vs = merge_rules([Rule(r.pos / k + dx, r.a / k + dy, r.b / k + dy) for r in vpx])
-    lats = find_lattices(hs, vs)
+    hs, vs, lats = page_rules(hpx, vpx, k, (dx, dy))
     local = [Lattice([x - dx for x in lat.xs], [y - dy for y in lat.ys], lat.cells, lat.where) for lat in lats]
     # Table rules erased: a rule next to a character is read as one (丨, 【, E); lines merged over erased
     # column rules are cut apart again by _split.
@@ -174,6 +176,33 @@ def ocr_image(img: px.Grey, page_no: int, *, dpi: float = DPI, origin: tuple[flo
     chars = [c for box, text in pieces for c in _chars(box, text or "", k, dx, dy, body)]
     reads = _read_cells(grey, plain, lats, chars, page_no, k, dx, dy, dpi)
     return OcrImage(chars, hs, vs, reads, angle)
+
+
+def page_rules(hpx: list[px.PixelRule], vpx: list[px.PixelRule], k: float, origin: tuple[float, float] = (0.0, 0.0)
+               ) -> tuple[list[Rule], list[Rule], list[Lattice]]:
+    """Given the horizontal and vertical rule pieces of an image (pixels, ``k`` px per pt, the image's top
+    left at ``origin`` on the page), return its merged rules in page points and the lattices they form.
+    The strokes of one big character (a title at 20 pt and more) can form a tiny lattice; no table is that
+    small (under ``_MIN_TABLE_PT`` both ways), so its pieces are dropped: a title's characters taken into a
+    table would be lost to the title."""
+    dx, dy = origin
+
+    def rules(hpx: list[px.PixelRule], vpx: list[px.PixelRule]) -> tuple[list[Rule], list[Rule], list[Lattice]]:
+        hs = merge_rules([Rule(r.pos / k + dy, r.a / k + dx, r.b / k + dx) for r in hpx])
+        vs = merge_rules([Rule(r.pos / k + dx, r.a / k + dy, r.b / k + dy) for r in vpx])
+        return hs, vs, find_lattices(hs, vs)
+
+    hs, vs, lats = rules(hpx, vpx)
+    tiny = [lat.bbox for lat in lats if lat.xs[-1] - lat.xs[0] < _MIN_TABLE_PT and lat.ys[-1] - lat.ys[0] < _MIN_TABLE_PT]
+    if not tiny:
+        return hs, vs, lats
+    return rules([r for r in hpx if not _inside((r.a / k + dx, r.pos / k + dy, r.b / k + dx, r.pos / k + dy), tiny)],
+                 [r for r in vpx if not _inside((r.pos / k + dx, r.a / k + dy, r.pos / k + dx, r.b / k + dy), tiny)])
+
+
+def _inside(box: tuple[float, float, float, float], boxes: list[tuple[float, float, float, float]]) -> bool:
+    return any(b[0] - SNAP <= box[0] and box[2] <= b[2] + SNAP and b[1] - SNAP <= box[1] and box[3] <= b[3] + SNAP
+               for b in boxes)
 
 
 def _read_cells(grey: px.Grey, plain: px.Grey, lats: Sequence[Lattice], chars: list[Char], page_no: int, k: float,

@@ -9,7 +9,10 @@
   reduced copy, then refined; the page is turned back by it.
 * **Rules.** Adaptive threshold (works on blurred and unevenly lit scans), then a morphological opening
   with a long thin kernel keeps only straight runs longer than any character stroke; a short closing
-  joins pieces broken by noise or JPEG. Each connected piece is one rule (position, start, end in pixels).
+  joins pieces broken by noise or JPEG. Before the opening, gaps of one pixel along the rule's direction
+  are filled: a white speck of salt noise on a one-pixel rule would otherwise cut it into pieces shorter
+  than the kernel, which the opening drops (a missing rule merges two rows; the end of a broken vertical
+  rule reads as a row boundary). Each connected piece is one rule (position, start, end in pixels).
 
 Pure functions over numpy arrays (opencv-python-headless, installed with rapidocr); no I/O.
 """
@@ -138,9 +141,13 @@ def find_rules(grey: Grey, dpi: float, min_h_pt: float, min_v_pt: float) -> tupl
                                max(15, int(dpi / 8) | 1), 12)
     min_h, min_v = max(8, round(min_h_pt * k)), max(8, round(min_v_pt * k))
     max_thick = max(4, round(dpi / 25))
-    h_mask = cv2.morphologyEx(bw, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (min_h, 1)))
+    # one-pixel gaps along the direction filled first (a 2-pixel kernel bridges no wider gap, so the
+    # strokes of neighbouring characters stay apart)
+    h_bw = cv2.morphologyEx(bw, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (2, 1)))
+    v_bw = cv2.morphologyEx(bw, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (1, 2)))
+    h_mask = cv2.morphologyEx(h_bw, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (min_h, 1)))
     h_mask = cv2.morphologyEx(h_mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (9, 1)))
-    v_mask = cv2.morphologyEx(bw, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, min_v)))
+    v_mask = cv2.morphologyEx(v_bw, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, min_v)))
     v_mask = cv2.morphologyEx(v_mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (1, 9)))
     return (_pieces(np.asarray(h_mask, dtype=np.uint8), True, min_h, max_thick),
             _pieces(np.asarray(v_mask, dtype=np.uint8), False, min_v, max_thick))
