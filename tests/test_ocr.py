@@ -109,6 +109,29 @@ def test_gate_lets_balanced_identities_vouch_for_a_number_the_engines_read_diffe
 
 
 @pytest.mark.parametrize("version", ["2019", "2021"])
+def test_identities_do_not_vouch_for_a_number_another_reading_saw_as_a_slash(version: str) -> None:
+    # A row printed "/" throughout: RapidOCR reads the "/" of a part and of the total as 1, tesseract reads
+    # "/". The row's identity balances (1 = 1), yet both are misread: neither may be published.
+    # a row of table 3 (its identities are row totals only: no other identity sees the misread)
+    eq = next(e for e in equations(version) if e.total[0][0] == "reviews_litigation" and len(e.parts) >= 2
+              and all(k[1] == e.total[0][1] for k in e.parts))
+    row = [*eq.parts, *eq.total]
+    part, total = eq.parts[1], eq.total[0]
+    tables, cells, doc = _report(version, primary={k: "/" for k in row} | {part: "1", total: "1"},
+                                 second={k: "/" for k in row})
+    out, problems = gate_ocr(tables, cells, [], doc)
+    pub = _published(out)
+    assert part not in pub and total not in pub
+    assert all(pub[k].kind == "not_applicable" for k in row if k not in (part, total))
+    assert {(p.check, p.key2) for p in problems if p.key1 == part[1]} >= {("ocr_disagreement", part[2]),
+                                                                         ("ocr_disagreement", total[2])}
+    # the same cells with tesseract reading another number: the identities vouch as before
+    tables, cells, doc = _report(version, primary={part: "1", total: "1"}, second={part: "7", total: "7"})
+    pub = _published(gate_ocr(tables, cells, [], doc)[0])
+    assert pub[part].value == 1 and pub[total].value == 1
+
+
+@pytest.mark.parametrize("version", ["2019", "2021"])
 def test_gate_publishes_a_one_digit_fix_only_when_unique_and_confirmed(version: str) -> None:
     # RapidOCR read the row total 8 (printed 0); tesseract read 0: the only one-digit change that balances
     # the row (8 -> 0) is what tesseract read

@@ -8,7 +8,9 @@ reading can vouch for a number. A cell read by OCR is published (``derivation = 
     engine read anything; for "/": both read a not-applicable mark); or tesseract read the same on a second
     try at the cleaned crop (``OcrRead.retry``) and no identity containing the cell fails; or
 (b) **identities**: the cell is a number and every template identity (勾稽关系, ``nianbao.validate.identities``) containing it can be
-    evaluated and balances with it (there is at least one); or
+    evaluated and balances with it (there is at least one), and no other reading of the cell is a "/" (a "/"
+    is one slanted stroke, read as 1 by RapidOCR; a row printed "/" throughout misread so in a part and in
+    its total still balances, 1 = 1, so identities cannot tell a not-applicable mark from a number); or
 (c) **one-digit fix**: an identity containing it fails, and changing one digit of one of its cells is the
     only single-digit change that makes every identity touching that cell balance, and the second engine
     or a re-read of the crop at another scale read exactly that value (``ocr_digit_confirmed``).
@@ -79,6 +81,12 @@ def _same(pv: ParsedValue, text: str | None) -> bool:
     if pv.kind != other.kind:
         return False
     return pv.kind != "number" or pv.value == other.value
+
+
+def _read_as_mark(read: OcrRead | None) -> bool:
+    """True if another reading of the cell (tesseract, its second try, the re-read) is a not-applicable mark."""
+    return read is not None and any(t is not None and parse_value(t).kind == "not_applicable"
+                                    for t in (read.second, read.retry, read.rescaled))
 
 
 def _num(c: CellValue | None) -> Decimal | None:
@@ -204,7 +212,8 @@ def gate_ocr(tables: list[TableResult], cells: list[CellValue], problems: list[P
             c = work[key]
             touching = [e for e in eqs if key in e.parts or key in e.total]
             states = [_status(e, work) for e in touching]
-            if c.kind == "number" and touching and all(s is True for s in states):
+            if (c.kind == "number" and touching and all(s is True for s in states)
+                    and not _read_as_mark(_read_for(c, reads))):
                 ok[key] = replace(c, derivation="ocr")
                 del why[key]
                 changed = True
