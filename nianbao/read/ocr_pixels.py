@@ -141,8 +141,9 @@ def find_rules(grey: Grey, dpi: float, min_h_pt: float, min_v_pt: float) -> tupl
                                max(15, int(dpi / 8) | 1), 12)
     min_h, min_v = max(8, round(min_h_pt * k)), max(8, round(min_v_pt * k))
     max_thick = max(4, round(dpi / 25))
-    # one-pixel gaps along the direction filled first (a 2-pixel kernel bridges no wider gap, so the
-    # strokes of neighbouring characters stay apart)
+    # one-pixel gaps along the direction filled first (a 2-pixel kernel bridges no wider gap). Known cost:
+    # strokes of neighbouring bold characters set 1 px apart can be joined into a run taken for a rule
+    # (and erased): measured on fake-bold pictures of tables, bench/report.md
     h_bw = cv2.morphologyEx(bw, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (2, 1)))
     v_bw = cv2.morphologyEx(bw, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (1, 2)))
     h_mask = cv2.morphologyEx(h_bw, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (min_h, 1)))
