@@ -21,7 +21,8 @@ import duckdb
 from nianbao import PARSER_VERSION
 from nianbao.bi.catalog import create_views, query_config
 from nianbao.bi.charts import bar_chart, canon, esc, line_chart, num_cell
-from nianbao.bi.problems import FILTER_SCRIPT, Problems, collect_problems, problem_charts, render_problems
+from nianbao.bi.problem_page import FILTER_SCRIPT, problem_charts, render_problems
+from nianbao.bi.problems import Problems, collect_problems
 from nianbao.fsio import atomic_write
 
 REPORT_FILE = "quality_report.html"
