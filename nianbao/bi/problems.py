@@ -96,7 +96,7 @@ UNION SELECT DISTINCT 'error', error FROM reports WHERE error IS NOT NULL AND er
 ORDER BY report_year, report_id, table_name, key1, key2 LIMIT {{limit}}""",
     "n_recovered": f"SELECT count(*) FROM ({_cells_sql()}) WHERE {RECOVERED}",
     # Counts by code, source (0: a failed report's error code, 1: an issue) and group: charts, codes, totals.
-    "code_counts": f'SELECT "check", src, grp, count(*) AS n FROM ({ITEMS}) GROUP BY ALL',
+    "code_counts": f'SELECT "check", src, grp, count(*) AS n FROM ({ITEMS}) GROUP BY ALL ORDER BY ALL',
     # Only for the reports on the page: their report rows, their codes and groups, their recovered cells.
     "shown_reports": f"SELECT {REPORT_COLS} FROM reports SEMI JOIN {_SHOWN} USING (report_id, report_year)",
     "shown_codes": f"""SELECT report_id, report_year, "check", grp, count(*) AS n
