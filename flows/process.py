@@ -67,22 +67,30 @@ def _hard_exit(why: str) -> None:
     os._exit(int(ExitCode.INTERRUPTED))
 
 
+def live_processes() -> dict[int, int]:
+    """Process id → parent process id of every live process (zombies, which have exited, left out), read from
+    ``/proc``; empty where there is none."""
+    parent_of: dict[int, int] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return {}
+    for entry in entries:
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] != "Z":
+                parent_of[int(entry)] = int(fields[1])
+    return parent_of
+
+
 def _child_pids() -> list[int]:
     """Every live descendant of this process (Prefect's embedded server, pool processes, the parsing
     children they started), deepest first."""
-    parent_of: dict[int, int] = {}
-    try:
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    with open(f"/proc/{entry}/stat") as fh:
-                        fields = fh.read().rsplit(")", 1)[1].split()
-                except OSError:
-                    continue
-                if fields[0] != "Z":
-                    parent_of[int(entry)] = int(fields[1])
-    except OSError:
-        return []
+    parent_of = live_processes()
     out: list[int] = []
     frontier = [os.getpid()]
     while frontier:
