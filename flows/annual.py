@@ -74,9 +74,12 @@ def _gather(chunks: list[Chunk], cfg: Settings, year: int | None, bar: Progress)
     logger = get_run_logger()
     records: list[ReportRecord] = []
 
-    def done(recs: list[ReportRecord]) -> None:
+    def done(recs: list[ReportRecord], chunk: Chunk | None = None) -> None:
         records.extend(recs)
-        for rec in recs:
+        if chunk is not None and recs:  # read back whole: one line, not one per report (a rerun of a year)
+            bar.advance(f"chunk {chunk.key}: {len(recs)} reports unchanged since an earlier run, read back — cached",
+                        len(recs))
+        for rec in recs if chunk is None else ():
             bar.advance(progress_line(rec))  # stderr, not print(): log_prints would make each a log record
         cancel.check()  # Ctrl-C / SIGTERM: stop before anything is published
 
@@ -86,7 +89,7 @@ def _gather(chunks: list[Chunk], cfg: Settings, year: int | None, bar: Progress)
             logger.info("%d of %d chunks unchanged since an earlier run: read back, not processed again",
                         len(reused), len(chunks))
         for c in reused:
-            done(load_records(c))
+            done(load_records(c), c)
         pending = {process_chunk.submit(c, cfg, year): c for c in chunks if not c.done}
         for fut in _as_completed(list(pending)):
             try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
@@ -273,89 +272,6 @@ def _backfill_exit_code(report: dict[str, Any]) -> int:
     return max(_exit_code(y.get("summary") or {}) for y in done)
 
 
-def _install_signal_handlers() -> None:
-    """Ctrl-C / SIGTERM: cancel the batch (no new report starts, parsing children are killed, nothing is
-    published), then leave with 130. A second signal, or a flow that does not stop within the grace
-    period (the publish, if running, is waited for: it is one atomic commit), leaves at once."""
-    import signal
-    import threading
-
-    from nianbao.runtime import cancel
-
-    def leave() -> None:
-        import time
-
-        deadline = time.monotonic() + GRACE_SECONDS
-        while time.monotonic() < deadline or (cancel.in_critical() and time.monotonic() < deadline + 120):
-            time.sleep(0.1)
-        _hard_exit("did not stop within the grace period")
-
-    def handler(signum: int, frame: Any) -> None:
-        name = signal.Signals(signum).name
-        if cancel.requested():  # a second signal, or the flow already cancelling: leave now
-            _hard_exit(name)
-        _say(f"{name}: cancelling; nothing half-done will be published")
-        cancel.request(name)
-        threading.Thread(target=leave, daemon=True, name="nianbao-cancel-watchdog").start()
-
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
-
-
-GRACE_SECONDS = 5.0
-
-
-def _say(message: str) -> None:
-    """One line on stderr from a signal handler or the watchdog: os.write, because print() inside a flow
-    that logs its prints is turned into a log record (and a signal handler must not take locks)."""
-    with contextlib.suppress(OSError):
-        os.write(2, f"nianbao: {message}\n".encode())
-
-
-def _hard_exit(why: str) -> None:
-    """Leave now with 130, killing the child processes this command started (parsers, Prefect's embedded
-    server) by their process ids so that none outlives it."""
-    import signal
-
-    from nianbao.exitcodes import ExitCode
-    from nianbao.runtime import cancel
-
-    if cancel.in_critical():
-        _say("interrupted while publishing; the publish is atomic: the next run completes or discards it")
-    else:
-        _say(f"interrupted ({why}): nothing of this batch was published; the previous data is unchanged")
-    for pid in _child_pids():
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGTERM)
-    sys.stderr.flush()
-    os._exit(int(ExitCode.INTERRUPTED))
-
-
-def _child_pids() -> list[int]:
-    """Every live descendant of this process (Prefect's embedded server, pool processes, the parsing
-    children they started), deepest first."""
-    parent_of: dict[int, int] = {}
-    try:
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    with open(f"/proc/{entry}/stat") as fh:
-                        fields = fh.read().rsplit(")", 1)[1].split()
-                except OSError:
-                    continue
-                if fields[0] != "Z":
-                    parent_of[int(entry)] = int(fields[1])
-    except OSError:
-        return []
-    out: list[int] = []
-    frontier = [os.getpid()]
-    while frontier:
-        kids = [pid for pid, ppid in parent_of.items() if ppid in frontier]
-        out.extend(kids)
-        frontier = kids
-    return out[::-1]
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["bench"]:
@@ -387,30 +303,19 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # e.g. an unreadable --config file
         return _fail(ExitCode.USAGE, f"{exc.strerror or exc}: {exc.filename or ''}")
     _quiet_prefect_defaults()
+    from flows.process import install_signal_handlers, restore_signal_handlers, start_embedded_server, threading_is_main
     from nianbao.runtime import cancel
 
     cancel.reset()
+    args.server_ready = start_embedded_server() if args.command in ("run", "backfill") else (lambda: None)
     in_main_thread = threading_is_main()
     if in_main_thread:
-        _install_signal_handlers()
+        install_signal_handlers()
     try:
         return _dispatch(args, cfg)
     finally:
         if in_main_thread:
-            _restore_signal_handlers()
-
-
-def threading_is_main() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
-
-
-def _restore_signal_handlers() -> None:
-    import signal
-
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            restore_signal_handlers()
 
 
 EXPECTED_ERRORS = ("NothingToPublishError", "PublishRefusedError", "PublishConflictError", "Cancelled",
@@ -456,6 +361,7 @@ def _dispatch(args: argparse.Namespace, cfg: Any) -> int:
             import flows.annual as annual
 
             flow_fn = annual.annual_batch.with_options(task_runner=task_runner(cfg))
+            args.server_ready()  # started before the imports; the flow must not find it half up
             summary = flow_fn(sources=args.sources or None, year=args.year, out=cfg.out_dir, settings=overrides,
                               progress=mode)
             if args.json:

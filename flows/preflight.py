@@ -110,18 +110,15 @@ def check_readable(sources: list[str], year: int | None) -> list[str]:
     input that yields nothing while others do."""
     from collections import Counter
 
-    from nianbao.ingest.sources import ManifestError, expand_sources
-    from nianbao.ingest.walk import might_be_read
+    from nianbao.ingest.walk import iter_folder, might_be_read, walk_folder
 
     empty: list[str] = []
     for src in sources:
-        if is_url(src) or not os.path.isdir(src.removeprefix("file://")):
+        folder = src.removeprefix("file://")
+        if is_url(src) or not os.path.isdir(folder):
             continue
-        try:
-            items = expand_sources([src], year)
-        except ManifestError as exc:
-            raise UsageError(str(exc)) from None
-        if not any(might_be_read(it) for it in items):
+        if not any(might_be_read(it) for it in iter_folder(folder, year)):  # stops at the first readable file
+            items = walk_folder(folder, year)
             reasons = Counter(it.skip or "unsupported_format" for it in items)
             what = ", ".join(f"{k} {v}" for k, v in reasons.most_common()) or "no files at all"
             where = f" (for --year {year}: {os.path.join(src, str(year))} or the folder itself)" if year else ""

@@ -58,14 +58,14 @@ class Progress:
         elapsed = time.monotonic() - self.started
         return self.done / elapsed if elapsed > 0 else 0.0
 
-    def advance(self, line: str) -> None:
-        """One more input finished; ``line`` says which and how it ended."""
-        self.done += 1
+    def advance(self, line: str, n: int = 1) -> None:
+        """``n`` more inputs finished (one, or a chunk read back whole); ``line`` says which and how they ended."""
+        self.done += n
         if self.mode == "off":
             return
         rate = self.rate()
         if self.mode == "bar":
-            self._bar.update(self._task, advance=1, rate=f"{rate:.2f}/s", last=line[:60])
+            self._bar.update(self._task, advance=n, rate=f"{rate:.2f}/s", last=line[:60])
             return
         left = (self.total - self.done) / rate if rate > 0 else 0.0
         self.stream.write(f"[{self.done}/{self.total}] {line} ({rate:.2f} reports/s, ETA {_eta(left)})\n")

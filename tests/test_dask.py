@@ -118,3 +118,22 @@ def test_process_isolated_records_a_timeout_as_a_failed_report(tmp_path: Path) -
     ok = process_isolated(str(SAMPLES / "seed-001-nuomin-2022.txt"), "u", report_id="x", size=1,
                           max_file_bytes=10**9, max_pages=500, timeout=60)
     assert ok.status == "ok" and len(ok.cells) == 200
+
+
+def test_a_warm_child_is_reused_until_worn_then_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
+    # children are recycled by calls and by resident memory (read from /proc), not every 200 reports
+    from nianbao.runtime import isolation
+
+    def child_pid() -> int:
+        return int(isolation.call_isolated("os:getpid", timeout=30))
+
+    first = child_pid()
+    assert child_pid() == first  # reused: no new process per call
+    monkeypatch.setattr(isolation._Worker, "MAX_CALLS", 3)
+    assert child_pid() == first  # its third call
+    third = child_pid()
+    assert third != first  # retired after MAX_CALLS calls, a new child took over
+    monkeypatch.setattr(isolation._Worker, "MAX_CALLS", 1000)
+    monkeypatch.setattr(isolation._Worker, "RECYCLE_MB", 1)  # any live interpreter holds more than 1 MB
+    assert child_pid() == third
+    assert child_pid() != third

@@ -172,3 +172,54 @@ def test_unreachable_lineage_endpoint_never_fails_the_batch(tmp_path: Path, monk
     problems = emit(cfg, run_event("START", run_id=str(uuid.uuid4()), event_time="2027-02-15T03:00:00+08:00"))
     assert len(read_events(tmp_path / "_lineage" / "events.jsonl")) == 1
     assert all("HttpTransport" in p for p in problems)
+
+
+def _event_inputs(n: int, folder: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "real.txt").write_text("x", encoding="utf-8")
+    (folder / "link.txt").symlink_to(folder / "real.txt")
+    uris = [str(folder / f"r{i}.pdf") for i in range(n)] + [str(folder / "link.txt"), str(folder / "sub" / ".." / "r0.pdf"),
+                                                             "https://example.org/a.pdf?x=1", "refused:/nowhere.pdf"]
+    inputs = [{"uri": u, "report_id": f"id{i}", "sha256": ("ab" * 32) if i % 2 else None, "size": i}
+              for i, u in enumerate(uris)]
+    outputs = [{"dataset": d, "report_year": y, "path": f"{folder}/out/{d}/report_year={y}/part-0.parquet", "rows": 3,
+                "bytes": 9, "sha256": "cd" * 32, "inputs": [f"id{i}" for i in range(len(uris)) if i % 2 == y % 2]}
+               for d in DATASET_NAMES for y in (2021, 2022)]
+    return inputs, outputs
+
+
+@pytest.mark.parametrize("state", ["START", "COMPLETE", "FAIL"])
+def test_events_file_holds_the_bytes_of_the_openlineage_file_transport(tmp_path: Path, state: str) -> None:
+    # the events are streamed (datasets one at a time, a year's shared column lineage serialized once) for memory;
+    # the line must still be what the library's own serializer writes, byte for byte
+    from openlineage.client.serde import Serde
+
+    from nianbao.publish.lineage import append_event
+
+    inputs, outputs = _event_inputs(5, tmp_path / "in")
+    kw: dict[str, Any] = {"START": {"inputs": inputs}, "COMPLETE": {"inputs": inputs, "outputs": outputs,
+                                                                    "out_dir": str(tmp_path / "out")},
+                          "FAIL": {"error": "OSError: x", "stack": "Traceback", "parent": {"run_id": "p", "job": "b"}}}[state]
+    event = run_event(state, run_id=str(uuid.uuid4()), event_time="2027-02-15T03:00:00+08:00", **kw)
+    append_event(tmp_path / "events.jsonl", event)
+    append_event(tmp_path / "events.jsonl", event)
+    assert (tmp_path / "events.jsonl").read_text(encoding="utf-8") == 2 * (Serde.to_json(event) + "\n")
+
+
+def test_input_names_are_resolved_like_one_by_one(tmp_path: Path) -> None:
+    from nianbao.publish.lineage import dataset_ids
+
+    inputs, _ = _event_inputs(3, tmp_path / "in")
+    uris = [i["uri"] for i in inputs]
+    assert dataset_ids(uris) == [dataset_id(u) for u in uris]
+    assert dataset_ids(uris)[3] == ("file", str((tmp_path / "in" / "real.txt").resolve()))  # the symlink's target
+
+
+def test_streamed_manifest_reads_back_equal(tmp_path: Path) -> None:
+    from nianbao.publish.lineage import write_manifest
+
+    manifest = {"batch_id": "b-1", "inputs": [{"uri": "/a/年报.pdf", "size": 1, "ok": True, "x": None}] * 3,
+                "outputs": [], "timings": {"total_seconds": 1.5}, "years": [2021, 2022], "when": datetime(2027, 1, 1)}
+    path = write_manifest(tmp_path, manifest)
+    assert json.loads(Path(path).read_text(encoding="utf-8")) == json.loads(json.dumps(manifest, default=str))
+    assert "年报" in Path(path).read_text(encoding="utf-8")  # not escaped: the manifest is read by people too

@@ -3,7 +3,9 @@ in headless Chromium without errors (needs the Debian package ``chromium``, inst
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 import shutil
 import subprocess
 from decimal import Decimal
@@ -11,11 +13,16 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
-from test_crossyear import planted_batch, publish_planted
+from test_crossyear import planted_batch, process, publish_planted, publish_results
 
-from nianbao.bi import post_publish
+from nianbao.bi import post_publish, problems
+from nianbao.bi.catalog import create_views
 from nianbao.bi.quality_report import REPORT_FILE, canon, write_quality_report
+from nianbao.codes import lookup
+from nianbao.publish.parquet import read_dataset
+from nianbao.results import Problem
 
 
 class _Metrics(HTMLParser):
@@ -167,3 +174,146 @@ def test_renders_in_headless_chromium_without_errors(out: Path, tmp_path: Path) 
     keep = os.environ.get("NIANBAO_KEEP_SCREENSHOT")
     if keep:
         shutil.copy(shot, keep)
+
+
+# --- long lists: each section holds and shows its first MAX_ROWS rows, with the true totals ------------------
+
+LIMIT = 3
+CELL_TABLES = {"applications": ("row", "applicant"), "proactive_disclosure": ("category", "metric"),
+               "reviews_litigation": ("proceeding", "outcome")}
+
+
+@pytest.fixture(scope="module")
+def crowded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The planted batch with more rows of every kind than ``LIMIT``: every fifth report failed (its error code is
+    a failure row), the others with a problem, a recovery (its cell published as recovered), a withheld value and a
+    note each; three source formats."""
+    out = tmp_path_factory.mktemp("crowded")
+    results, _ = process(planted_batch())
+    for n, r in enumerate(sorted(results, key=lambda r: r.report_id)):
+        r.source_format = ("text", "html", "pdf")[n % 3]
+        if n % 5 == 4:
+            r.status, r.error, r.error_message, r.cells, r.problems = "failed", "encrypted", "a password", [], []
+            continue
+        app = [c for c in r.cells if c.table == "applications" and c.value is not None]
+        pro = next(c for c in r.cells if c.table == "proactive_disclosure")
+        r.cells = [dataclasses.replace(c, derivation="identity") if c in app[:2] else c for c in r.cells]
+        r.problems += [
+            Problem("applications_row_total", "error", "applications", "does not balance", app[0].key1, "total",
+                    "10", "9"),
+            Problem("cell_recovered_by_identity", "warning", "applications", "restored", app[0].key1, app[0].key2),
+            Problem("dump_row_empty", "warning", "proactive_disclosure", "row left out", pro.key1, pro.key2),
+            Problem("year_from_path", "info", None, "year taken from the path")]
+        r.status = "partial"
+    publish_results(out, results)
+    post_publish(out)
+    return out
+
+
+def _truth(out: Path) -> dict[str, pl.DataFrame]:
+    """Every report, issue row (failures included, with its group) and recovered cell, read with polars."""
+    reports = read_dataset(out, "reports")
+    issues = pl.concat([read_dataset(out, "validation_issues").select(
+        "report_id", "report_year", "check", "table_name", "key1", "key2", "message").with_columns(
+        origin=pl.lit("report")), pl.read_parquet(out / "crossyear_issues" / "*.parquet").select(
+        "report_id", "report_year", "check", "table_name", "key1", "key2", "message").with_columns(
+        origin=pl.lit("crossyear"))], how="vertical_relaxed")
+    issues = issues.with_columns(src=pl.lit(1), group=pl.col("check").map_elements(
+        lambda c: (e.group if (e := lookup(c)) else "problem"), return_dtype=pl.String))
+    failures = reports.filter(pl.col("error").is_not_null()).select(
+        "report_id", "report_year", "error", "agency", "source_uri").rename({"error": "check"}).with_columns(
+        src=pl.lit(0), group=pl.col("check").map_elements(
+            lambda c: (e.group if (e := lookup(c, "error")) else "problem"), return_dtype=pl.String))
+    cells = pl.concat([read_dataset(out, t).select("report_id", "report_year", pl.col(k1).alias("key1"),
+                                                   pl.col(k2).alias("key2"), "derivation", "template")
+                       .with_columns(table_name=pl.lit(t)) for t, (k1, k2) in CELL_TABLES.items()],
+                      how="vertical_relaxed")
+    return {"reports": reports, "issues": issues, "failures": failures, "cells": cells}
+
+
+def _first_issue_rows(t: dict[str, pl.DataFrame], groups: tuple[str, ...]) -> list[tuple]:
+    """(code, file, table, row, column) of a section's first LIMIT rows in the documented order."""
+    name = {r["report_id"]: r["source_uri"].rsplit("/", 1)[-1] for r in t["reports"].iter_rows(named=True)}
+    rows: list[tuple] = []
+    for g in groups:  # failure before problem; a failed report's error before the issues, in the reports' order
+        f = t["failures"].filter(pl.col("group") == g).sort("report_year", "agency", "source_uri", "report_id",
+                                                            nulls_last=[False, True, False, False])
+        rows += [(r["check"], name[r["report_id"]], "", "", "") for r in f.iter_rows(named=True)]
+        i = t["issues"].filter(pl.col("group") == g).sort(
+            "report_year", "report_id", "origin", "check", "table_name", "key1", "key2", "message",
+            descending=[False, False, True, False, False, False, False, False])
+        rows += [(r["check"], name.get(r["report_id"], ""), r["table_name"] or "", r["key1"] or "", r["key2"] or "")
+                 for r in i.iter_rows(named=True)]
+    return rows[:LIMIT]
+
+
+def test_long_sections_show_the_first_rows_in_order_with_the_true_totals(
+        crowded: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from test_quality_browser import _Rows
+
+    monkeypatch.setattr(problems, "MAX_ROWS", LIMIT)
+    page = write_quality_report(crowded).read_text(encoding="utf-8")
+    parsed = _Rows()
+    parsed.feed(page)
+    metrics = metrics_of(page).metrics
+    t = _truth(crowded)
+    everything = pl.concat([t["issues"].select("group"), t["failures"].select("group")])
+    want_totals = {"reports": t["reports"].height,
+                   "recovered": t["cells"].filter(pl.col("derivation").is_in(["identity", "split_by_identity"])).height,
+                   **{key: everything.filter(pl.col("group").is_in(gs)).height for key, gs in problems.SECTIONS}}
+    for key, n in want_totals.items():
+        assert n > LIMIT, key  # every section is longer than the page shows
+        assert len(parsed.tables[key]) == LIMIT, key
+        assert metrics[f"rows:{key}"] == str(n) and f"first {LIMIT} of {n} rows shown" in page, key
+    # The shown rows are the first ones in the documented order.
+    names = [r["source_uri"].rsplit("/", 1)[-1] for r in t["reports"].sort(
+        "report_year", "agency", "source_uri", "report_id", nulls_last=[False, True, False, False]).iter_rows(named=True)]
+    assert [r["cells"][0] for r in parsed.tables["reports"]] == names[:LIMIT]
+    for key, gs in problems.SECTIONS:
+        got = [(c[4], c[0].rsplit(" p.", 1)[0], c[6], c[7], c[8]) for c in (r["cells"] for r in parsed.tables[key])]
+        assert got == _first_issue_rows(t, gs), key
+    assert parsed.tables["problems"][0]["cells"][4] == "encrypted"  # the failed reports come first
+    rec = t["cells"].filter(pl.col("derivation").is_in(["identity", "split_by_identity"])).sort(
+        "report_year", "report_id", "table_name", "key1", "key2").head(LIMIT)
+    assert [(r["cells"][3], r["cells"][4], r["cells"][5]) for r in parsed.tables["recovered"]] == [
+        (r["table_name"], r["key1"], r["key2"]) for r in rec.iter_rows(named=True)]
+    # Counts by code cover the whole output, not the rows shown.
+    codes = {c: int(n) for c, n in re.findall(r'<tr><td><code>([^<]+)</code></td>(?:<td>[^<]*</td>){2}'
+                                              r'<td class="n">(\d+)</td>', page.split("Codes on this page")[1])}
+    assert codes["year_from_path"] == t["issues"].filter(pl.col("check") == "year_from_path").height > LIMIT
+    assert codes["encrypted"] == t["failures"].height > 0
+    # Recall per format: a Python computation over every report (a failed report publishes none of its cells).
+    short = set()
+    for fmt in ("text", "html", "pdf"):
+        pub = exp = 0
+        for r in t["reports"].filter(pl.col("source_format") == fmt).iter_rows(named=True):
+            for table in CELL_TABLES:
+                cells = t["cells"].filter((pl.col("report_id") == r["report_id"]) & (pl.col("table_name") == table))
+                version = (cells["template"].drop_nulls().min() if cells.height else None) or (
+                    r["template_applications"] if table == "applications" else None) or r["template"]
+                n = problems.expected_cells(table, version)
+                exp, pub = exp + n, pub + min(cells.height, n)
+        share = (Decimal(pub) / Decimal(exp)).quantize(Decimal("0.0001"))
+        assert metrics[f"recall:{fmt}"] == canon(share) and f"{fmt} {pub} / {exp}" in page, fmt
+        if pub < exp:
+            short.add(fmt)
+    assert short == {"text", "html"}  # the formats of the failed reports, which publish none of their cells
+
+
+def test_the_rows_held_in_python_are_bounded_by_the_limit(crowded: Path) -> None:
+    """The memory check: with a limit of 3 on an output of 13 reports and 60 issue rows, every list collected holds
+    at most the limit (per-report figures: only for the reports shown), never the whole output."""
+    con = duckdb.connect()
+    create_views(con, crowded)
+    full = problems.collect_problems(con, limit=1000)
+    small = problems.collect_problems(con, limit=LIMIT)
+    con.close()
+    assert full.n_reports == small.n_reports == len(full.reports) > 4 * LIMIT
+    assert len(full.issues) == sum(full.totals[k] for k, _ in problems.SECTIONS) > 15 * LIMIT
+    assert len(small.reports) == len(small.recovered) == LIMIT
+    assert all(len(small.sections[k]) == LIMIT for k, _ in problems.SECTIONS) and len(small.issues) == 4 * LIMIT
+    shown = {(r["report_id"], r["report_year"]) for r in small.reports + small.recovered}
+    assert len(shown) <= 2 * LIMIT
+    assert set(small.codes_of) <= shown and set(small.recovered_by_report) <= shown
+    assert {k[:2] for k in small.groups_of} <= shown
+    assert small.totals == full.totals and small.recall == full.recall and small.code_counts == full.code_counts

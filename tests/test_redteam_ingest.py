@@ -400,17 +400,9 @@ def _alive(pid: int) -> bool:
 
 
 def _live_children(parent: int) -> list[int]:
-    out = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    fields = fh.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if fields[1] == str(parent) and fields[0] != "Z":
-                out.append(int(entry))
-    return out
+    from flows.process import live_processes
+
+    return [pid for pid, ppid in live_processes().items() if ppid == parent]
 
 
 # --- case 7: a catalog build that fails after a committed publish ------------------------------------------

@@ -25,7 +25,8 @@ checked out into a temporary git worktree and run with the same venv), in one ru
    this process and its CPU lands in ``RUSAGE_CHILDREN`` (exact); when the sum of the polls below is larger
    (a descendant escaped, as some Ray processes do), that sum is taken. The process tree is also polled
    every 0.2 s (psutil): peak memory is the largest sum of RSS over the tree (shared pages counted in each
-   process: an upper bound), and the CPU per role (flow process, API server, parsers, runner workers)
+   process: an upper bound; a child caught between fork and exec, still running its parent's command line, is
+   not counted: its pages are the parent's), and the CPU per role (flow process, API server, parsers, runner workers)
    comes from the last poll of each process (a lower bound, used for the projection).
 4. **Prefect records**: the task runs in the run's database (``$PREFECT_HOME/prefect.db``), by task name and
    state, against the task runs the flow must have made for N inputs.
@@ -168,15 +169,22 @@ class TreeWatch:
         except psutil.Error:
             return
         total = 0
+        cmdlines: dict[int, list[str]] = {}
         for p in procs:
             try:
                 with p.oneshot():
                     key = (p.pid, p.create_time())
+                    cmdline = cmdlines[p.pid] = p.cmdline()
+                    if p.pid != self.pid and cmdline == cmdlines.get(p.ppid()):
+                        # A child that has not exec'd yet (between fork/vfork and exec): its pages are its
+                        # parent's (shared outright by vfork, copy-on-write by fork), already counted there.
+                        # Counting them twice made a spawn of a parser look like a second flow process.
+                        continue
                     cpu = p.cpu_times()
                     rss = p.memory_info().rss
                     rec = self.procs.get(key)
                     if rec is None:
-                        rec = self.procs[key] = {"role": _role(p.cmdline(), p.pid == self.pid), "rss_peak": 0}
+                        rec = self.procs[key] = {"role": _role(cmdline, p.pid == self.pid), "rss_peak": 0}
                     rec["cpu"] = cpu.user + cpu.system
                     rec["rss_peak"] = max(rec["rss_peak"], rss)
                     total += rss

@@ -98,6 +98,27 @@ def _numbers(df: pl.DataFrame, k1: str, k2: str) -> dict[tuple[str, str, str], D
     return {(rid, a, b): v for rid, a, b, v in got.iter_rows() if v is not None}
 
 
+def bodies_by_year(links: list[AgencyLink], live_ids: set[str]) -> dict[str, dict[int, list[str]]]:
+    """Body key → year → the live reports of that body in that year."""
+    by_body: dict[str, dict[int, list[str]]] = {}
+    for k in links:
+        if k.report_id in live_ids and k.body_key is not None:
+            by_body.setdefault(k.body_key, {}).setdefault(k.report_year, []).append(k.report_id)
+    return by_body
+
+
+def paired_reports(by_body: dict[str, dict[int, list[str]]]) -> set[str]:
+    """The reports the checks compare: one report of a body in a year and one in the year after (two reports of
+    one body in a year are ambiguous and skipped). A year with no neighbour has none, so its cells are not read."""
+    ids: set[str] = set()
+    for years in by_body.values():
+        for year, found in years.items():
+            nxt = years.get(year + 1)
+            if len(found) == 1 and nxt is not None and len(nxt) == 1:
+                ids.update((found[0], nxt[0]))
+    return ids
+
+
 def crossyear_checks(reports: pl.DataFrame, applications: pl.DataFrame, proactive: pl.DataFrame,
                      links: list[AgencyLink] | None = None, *, batch_id: str = "crossyear",
                      flow_run_id: str | None = None) -> pl.DataFrame:
@@ -118,21 +139,18 @@ def crossyear_checks(reports: pl.DataFrame, applications: pl.DataFrame, proactiv
                     "message": message, "page": None, **lin, "agency_key": body, "related_report_id": related,
                     "related_year": related_year})
 
-    by_body: dict[str, dict[int, list[str]]] = {}
     for k in links:
-        if k.report_id not in live_ids:
-            continue
-        if k.status == "ambiguous":
+        if k.report_id in live_ids and k.status == "ambiguous":
             issue(k.report_id, k.report_year, CHECK_AMBIGUOUS, "info", None, k.agency_key, None, None, k.agency,
                   f"agency {k.agency!r} (key {k.agency_key}) links ambiguously: {k.note}; its cross-year checks "
                   "are skipped where the link is unclear", k.body_key, None, None)
-        # A name that could be several bodies keeps its own key (it still links its own years); a year
-        # with two reports of one body is skipped below.
-        if k.body_key is not None:
-            by_body.setdefault(k.body_key, {}).setdefault(k.report_year, []).append(k.report_id)
+    # A name that could be several bodies keeps its own key (it still links its own years); a year with two
+    # reports of one body is skipped below.
+    by_body = bodies_by_year(links, live_ids)
 
-    apps = _numbers(applications, "row", "applicant")
-    pro_rows = proactive.filter(pl.col("category").is_in(IN_FORCE_CATEGORIES))
+    paired = pl.Series(sorted(paired_reports(by_body)), dtype=pl.String)  # only their cells are compared
+    apps = _numbers(applications.filter(pl.col("report_id").is_in(paired.implode())), "row", "applicant")
+    pro_rows = proactive.filter(pl.col("category").is_in(IN_FORCE_CATEGORIES) & pl.col("report_id").is_in(paired.implode()))
     pro = _numbers(pro_rows, "category", "metric")
     pro_template = {(rid, cat): t for rid, cat, t in
                     pro_rows.select("report_id", "category", "template").unique().iter_rows()}
@@ -208,12 +226,17 @@ def run_crossyear_checks(out_dir: Path | str, *, batch_id: str | None = None, fl
     previous = out / CROSSYEAR_DATASET / f"{CROSSYEAR_DATASET}.parquet"
     affected = None if years is None or not previous.exists() else sorted({y for t in years for y in (t, t + 1)})
     needed = None if affected is None else sorted({y for a in affected for y in (a - 1, a)})
-    # Only the cells the checks compare are read (memory grows by a few cells per report, not by its tables).
+    # Only the cells the checks compare are read: of the reports that have a report of the same body in the year
+    # before or after (none in a year without neighbours), and of those only a few rows.
+    live = {r for r, s in status.items() if s != "failed"}
+    paired = pl.Series(sorted(paired_reports(bodies_by_year(links, live))), dtype=pl.String).implode()
     applications = (scan_dataset(out, "applications")
                     .filter(pl.col("row").is_in(["carried_forward", "carried_over"]) & (pl.col("value_kind") == "number"))
-                    .filter(True if needed is None else pl.col("report_year").is_in(needed)).collect())
+                    .filter(True if needed is None else pl.col("report_year").is_in(needed))
+                    .filter(pl.col("report_id").is_in(paired)).collect())
     proactive = (scan_dataset(out, "proactive_disclosure").filter(pl.col("category").is_in(IN_FORCE_CATEGORIES))
-                 .filter(True if needed is None else pl.col("report_year").is_in(needed)).collect())
+                 .filter(True if needed is None else pl.col("report_year").is_in(needed))
+                 .filter(pl.col("report_id").is_in(paired)).collect())
     issues = crossyear_checks(reports, applications, proactive, links, batch_id=batch, flow_run_id=flow_run_id)
     if affected is not None:
         pairs = pl.col("check") != CHECK_AMBIGUOUS

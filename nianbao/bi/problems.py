@@ -1,30 +1,30 @@
-"""The actionable part of the quality report: every report and every problem, where it is and what to do.
+"""The data behind the actionable part of the quality report: the rows of each per-report section and the
+counts of the charts, queried from the catalog views (rendered by ``nianbao.bi.problem_page``).
 
-For each report: its file name, agency, year and status; for each problem: its code with the meaning and
-the action from the registry (``nianbao.codes``), the table, row and column, the page and bounding box
-where known (from the issue, else from the cell it names), the expected and actual values of a failed
-identity, and a link that opens the source file (``file://`` absolute path, ``#page=N`` for a PDF).
-Recoveries (cells restored by an identity) and withheld values (OCR tables not published) are listed
-apart from the problems, and information-only notes apart again. Every row carries ``data-code``,
-``data-agency``, ``data-year`` and ``data-status`` for the page's filters (``FILTER_SCRIPT``).
+Sections: the reports; the problems to look at (failed reports, then the problems); the recoveries; the
+withheld values; the notes; the recovered cells. A failed report's error code is a row of group "failure"
+of its own. Each section holds at most ``MAX_ROWS`` rows (the page must open in a browser for a national
+batch; the full lists are the catalog views ``all_issues`` and ``reports``), taken by ``ORDER BY ... LIMIT``
+in DuckDB, with its total counted there too: the memory held here does not grow with the reports or the
+issues. The counts by code and kind, the per-report counts of the shown reports and the share of the
+template's cells published per source format are SQL aggregates. The group (kind) of a code comes from the
+registry (``nianbao.codes.lookup``), looked up here for the few distinct codes and handed to DuckDB as a
+small temporary table.
 
-Each section lists at most ``MAX_ROWS`` rows (the page must open in a browser for a national batch);
-the full lists are the catalog views ``all_issues`` and ``reports``.
+Order of each section (the first ``MAX_ROWS`` rows shown are the first ones in it): reports by year, agency
+(no agency last), source URI; issue rows by kind (failure before problem in "Problems to look at"), failed
+reports first in the reports' order, then the issues by year, report, origin (report before crossyear),
+check, table, row and column (no table/row/column first); recovered cells by year, report, table, row, column.
 """
 
 from __future__ import annotations
 
-import html
-from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from nianbao.bi.charts import bar_chart, canon, esc
 from nianbao.codes import Code, lookup
 from nianbao.template import TABLES, TemplateVersion
 
@@ -32,9 +32,16 @@ MAX_ROWS = 2000
 CELL_TABLES: tuple[tuple[str, str, str], ...] = (
     ("applications", "row", "applicant"), ("proactive_disclosure", "category", "metric"),
     ("reviews_litigation", "proceeding", "outcome"))
-GROUP_COLORS = {"failure": "#7f1d1d", "problem": "#db2777", "recovery": "#0d9488", "withheld": "#d97706",
-                "note": "#6b7280"}
-FILTERS = ("code", "agency", "year", "status")
+# The issue sections: (key, the groups (kinds) they list).
+SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("problems", ("failure", "problem")), ("recoveries", ("recovery",)), ("withheld", ("withheld",)),
+    ("notes", ("note",)))
+RECOVERED = "derivation IN ('identity', 'split_by_identity')"
+REPORT_COLS = ("report_id, report_year, source_uri, source_format, agency, status, error, error_message, template, "
+               "template_applications")
+REPORT_ORDER = "report_year, agency NULLS LAST, source_uri, report_id"
+_GROUPS = "nb_code_group"  # temporary table: (kind, code, grp) of every code in the output
+_SHOWN = "nb_shown_report"  # temporary table: the keys of the reports the page shows
 
 
 def _cells_sql() -> str:
@@ -43,44 +50,60 @@ def _cells_sql() -> str:
         f"derivation, template, page, x0, top, x1, bottom FROM {t}" for t, k1, k2 in CELL_TABLES)
 
 
-QUERIES: dict[str, str] = {
-    "reports": """SELECT report_id, report_year, source_uri, source_format, agency, status, error, error_message,
-  template, template_applications FROM reports ORDER BY report_year, agency NULLS LAST, source_uri""",
-    # The cells an issue points at, found by a semi join that holds only the issues' keys (joining every
-    # cell of every report to the issues would hold all the cells at once).
-    "issues": f"""WITH keys AS (SELECT DISTINCT report_id, report_year, table_name, key1, key2 FROM all_issues
+# Every issue row of the page: each failed report's error (src 0), then every issue (src 1), with its group.
+ITEMS = f"""SELECT 0 AS src, r.report_id, r.report_year, 'report' AS origin, r.error AS "check",
+  'failed' AS severity, CAST(NULL AS VARCHAR) AS table_name, CAST(NULL AS VARCHAR) AS key1,
+  CAST(NULL AS VARCHAR) AS key2, CAST(NULL AS VARCHAR) AS expected, CAST(NULL AS VARCHAR) AS actual,
+  coalesce(r.error_message, '') AS message, CAST(NULL AS INTEGER) AS page, CAST(NULL AS VARCHAR) AS related_report_id,
+  r.agency AS o_agency, r.source_uri AS o_uri, coalesce(g.grp, 'problem') AS grp
+FROM reports r LEFT JOIN {_GROUPS} g ON g.kind = 'error' AND g.code = r.error
+WHERE r.error IS NOT NULL AND r.error <> ''
+UNION ALL
+SELECT 1, i.report_id, i.report_year, i.origin, i."check", i.severity, i.table_name, i.key1, i.key2, i.expected,
+  i.actual, i.message, i.page, i.related_report_id, NULL, NULL, coalesce(g.grp, 'problem')
+FROM all_issues i LEFT JOIN {_GROUPS} g ON g.kind = 'check' AND g.code = i."check\""""
+ITEM_ORDER = """CASE grp WHEN 'failure' THEN 0 ELSE 1 END, src, report_year, o_agency NULLS LAST, o_uri, report_id,
+  origin DESC, "check", table_name NULLS FIRST, key1 NULLS FIRST, key2 NULLS FIRST, message, expected, actual, page,
+  related_report_id"""
+
+
+def section_sql(groups: tuple[str, ...], limit: int) -> str:
+    """The first ``limit`` issue rows of ``groups`` in order, with their report and the page and bounding box of
+    the cell they name (a semi join on the shown rows' keys: never every cell of every report)."""
+    grp = ", ".join(f"'{g}'" for g in groups)
+    return f"""WITH items AS ({ITEMS}),
+top AS (SELECT * FROM items WHERE grp IN ({grp}) ORDER BY {ITEM_ORDER} LIMIT {int(limit)}),
+ranked AS (SELECT *, row_number() OVER (ORDER BY {ITEM_ORDER}) AS rn FROM top),
+keys AS (SELECT DISTINCT report_id, report_year, table_name, key1, key2 FROM ranked
   WHERE table_name IS NOT NULL AND key1 IS NOT NULL AND key2 IS NOT NULL),
 cells AS (SELECT c.* FROM ({_cells_sql()}) c SEMI JOIN keys k ON c.report_id = k.report_id
   AND c.report_year = k.report_year AND c.table_name = k.table_name AND c.key1 = k.key1 AND c.key2 = k.key2)
-SELECT i.report_id, i.report_year, i.origin, i."check", i.severity, i.table_name, i.key1, i.key2, i.expected,
-  i.actual, i.message, coalesce(i.page, c.page) AS page, c.x0, c.top, c.x1, c.bottom, i.related_report_id
-FROM all_issues i LEFT JOIN cells c ON c.report_id = i.report_id AND c.report_year = i.report_year
+SELECT i.src, i.report_id, i.report_year, i.origin, i."check", i.severity, i.table_name, i.key1, i.key2, i.expected,
+  i.actual, i.message, coalesce(i.page, c.page) AS page, c.x0, c.top, c.x1, c.bottom, i.related_report_id, i.grp,
+  r.report_id IS NOT NULL AS has_report, r.source_uri, r.source_format, r.agency, r.status
+FROM ranked i LEFT JOIN cells c ON c.report_id = i.report_id AND c.report_year = i.report_year
   AND c.table_name = i.table_name AND c.key1 = i.key1 AND c.key2 = i.key2
-ORDER BY i.report_year, i.report_id, i.origin DESC, i."check", i.table_name NULLS FIRST, i.key1 NULLS FIRST,
-  i.key2 NULLS FIRST""",
-    "recovered": f"""SELECT * FROM ({_cells_sql()}) WHERE derivation IN ('identity', 'split_by_identity')
-ORDER BY report_year, report_id, table_name, key1, key2 LIMIT {MAX_ROWS}""",
-    "recovered_counts": f"""SELECT report_id, report_year, count(*) AS n FROM ({_cells_sql()})
-WHERE derivation IN ('identity', 'split_by_identity') GROUP BY ALL""",
-    "published": f"""SELECT report_id, report_year, table_name, count(*) AS n, min(template) AS template
-FROM ({_cells_sql()}) GROUP BY ALL""",
+LEFT JOIN reports r ON r.report_id = i.report_id AND r.report_year = i.report_year
+ORDER BY i.rn"""
+
+
+QUERIES: dict[str, str] = {
+    "codes": """SELECT DISTINCT 'check' AS kind, "check" AS code FROM all_issues WHERE "check" IS NOT NULL
+UNION SELECT DISTINCT 'error', error FROM reports WHERE error IS NOT NULL AND error <> ''""",
+    "reports": f"SELECT {REPORT_COLS} FROM reports ORDER BY {REPORT_ORDER} LIMIT {{limit}}",
+    "n_reports": "SELECT count(*) FROM reports",
+    "recovered": f"""SELECT * FROM ({_cells_sql()}) WHERE {RECOVERED}
+ORDER BY report_year, report_id, table_name, key1, key2 LIMIT {{limit}}""",
+    "n_recovered": f"SELECT count(*) FROM ({_cells_sql()}) WHERE {RECOVERED}",
+    # Counts by code, source (0: a failed report's error code, 1: an issue) and group: charts, codes, totals.
+    "code_counts": f'SELECT "check", src, grp, count(*) AS n FROM ({ITEMS}) GROUP BY ALL ORDER BY ALL',
+    # Only for the reports on the page: their report rows, their codes and groups, their recovered cells.
+    "shown_reports": f"SELECT {REPORT_COLS} FROM reports SEMI JOIN {_SHOWN} USING (report_id, report_year)",
+    "shown_codes": f"""SELECT report_id, report_year, "check", grp, count(*) AS n
+FROM ({ITEMS}) SEMI JOIN {_SHOWN} USING (report_id, report_year) GROUP BY ALL""",
+    "shown_recovered": f"""SELECT report_id, report_year, count(*) AS n FROM ({_cells_sql()})
+SEMI JOIN {_SHOWN} USING (report_id, report_year) WHERE {RECOVERED} GROUP BY ALL""",
 }
-
-
-@dataclass
-class Problems:
-    """The rows behind the per-report sections, already joined to their report and registry entry."""
-
-    reports: list[dict[str, Any]] = field(default_factory=list)
-    issues: list[dict[str, Any]] = field(default_factory=list)  # issues and failures, with "entry" (Code|None)
-    recovered: list[dict[str, Any]] = field(default_factory=list)  # the first MAX_ROWS (a batch may have millions)
-    recovered_by_report: dict[tuple[str, int], int] = field(default_factory=dict)
-    recall: list[dict[str, Any]] = field(default_factory=list)  # source_format, published, expected, share
-
-
-def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
-    rel = con.sql(sql)
-    return [dict(zip(rel.columns, r, strict=True)) for r in rel.fetchall()]
 
 
 def expected_cells(table: str, version: str | None) -> int:
@@ -89,46 +112,56 @@ def expected_cells(table: str, version: str | None) -> int:
     return len(TABLES[(table, v)].cell_keys())
 
 
-def _recall(reports: list[dict[str, Any]], published: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Share of the template's cells published, per source format; a failed report publishes none of its own."""
-    got = {(p["report_id"], p["report_year"], p["table_name"]): p for p in published}
-    acc: dict[str, list[int]] = {}
-    for r in reports:
-        fmt = r["source_format"] or "unknown"
-        pub = exp = 0
-        for table, _, _ in CELL_TABLES:
-            p = got.get((r["report_id"], r["report_year"], table))
-            version = (p and p["template"]) or (table == "applications" and r["template_applications"]) or r["template"]
-            n_exp = expected_cells(table, version)
-            exp += n_exp
-            pub += min(int(p["n"]), n_exp) if p else 0
-        a = acc.setdefault(fmt, [0, 0])
-        a[0] += pub
-        a[1] += exp
-    return [{"source_format": f, "published": p, "expected": e,
-             "share": (Decimal(p) / Decimal(e)).quantize(Decimal("0.0001")) if e else Decimal(0)}
-            for f, (p, e) in sorted(acc.items())]
+def recall_sql() -> str:
+    """Published and expected template cells per source format over every report: a table's template version is
+    the published cells' (``min(template)``), else the report's applications template (applications), else the
+    report's; a failed report publishes none of its own; a table counts at most its expected cells."""
+    exp = ", ".join(f"('{t}', '{v}', {expected_cells(t, v)})" for t, _, _ in CELL_TABLES for v in ("2019", "2021"))
+    tabs = ", ".join(f"('{t}')" for t, _, _ in CELL_TABLES)
+    return f"""WITH exp(table_name, version, n) AS (VALUES {exp}), tabs(table_name) AS (VALUES {tabs}),
+pub AS (SELECT report_id, report_year, table_name, count(*) AS n, min(template) AS template
+  FROM ({_cells_sql()}) GROUP BY ALL),
+per AS (SELECT coalesce(nullif(r.source_format, ''), 'unknown') AS fmt, t.table_name, coalesce(p.n, 0) AS n,
+  CASE WHEN coalesce(CASE WHEN nullif(p.template, '') IS NOT NULL THEN p.template
+    WHEN t.table_name = 'applications' AND nullif(r.template_applications, '') IS NOT NULL
+      THEN r.template_applications ELSE r.template END, '') = '2019' THEN '2019' ELSE '2021' END AS version
+  FROM reports r CROSS JOIN tabs t LEFT JOIN pub p ON p.report_id = r.report_id AND p.report_year = r.report_year
+    AND p.table_name = t.table_name)
+SELECT fmt, sum(least(per.n, e.n)) AS published, sum(e.n) AS expected
+FROM per JOIN exp e USING (table_name, version) GROUP BY fmt"""
 
 
-def collect_problems(con: duckdb.DuckDBPyConnection) -> Problems:
-    """Run the queries over the catalog views on ``con``; attach each report and registry entry."""
-    reports = _rows(con, QUERIES["reports"])
-    by_key = {(r["report_id"], r["report_year"]): r for r in reports}
-    issues = []
-    for r in reports:  # a failed report's error code is a problem of its own
-        if r["error"]:
-            issues.append({"report_id": r["report_id"], "report_year": r["report_year"], "origin": "report",
-                           "check": r["error"], "severity": "failed", "message": r["error_message"] or "",
-                           "entry": lookup(r["error"], "error"), "report": r})
-    for i in _rows(con, QUERIES["issues"]):
-        i["entry"] = lookup(i["check"])
-        i["report"] = by_key.get((i["report_id"], i["report_year"]), {})
-        issues.append(i)
-    recovered = _rows(con, QUERIES["recovered"])
-    for c in recovered:
-        c["report"] = by_key.get((c["report_id"], c["report_year"]), {})
-    counts = {(r["report_id"], r["report_year"]): int(r["n"]) for r in _rows(con, QUERIES["recovered_counts"])}
-    return Problems(reports, issues, recovered, counts, _recall(reports, _rows(con, QUERIES["published"])))
+@dataclass
+class Problems:
+    """What the per-report sections show: each section's first ``limit`` rows and its total, the counts by code
+    and kind, and per shown report its codes, its rows by kind and its recovered cells."""
+
+    limit: int = MAX_ROWS
+    reports: list[dict[str, Any]] = field(default_factory=list)  # the first ``limit`` reports
+    n_reports: int = 0
+    sections: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # key -> rows with "entry", "report"
+    totals: dict[str, int] = field(default_factory=dict)  # section key (and "recovered") -> its total
+    recovered: list[dict[str, Any]] = field(default_factory=list)  # the first ``limit`` recovered cells
+    code_counts: list[dict[str, Any]] = field(default_factory=list)  # check, src, grp, n (whole output)
+    codes_of: dict[tuple[str, int], list[str]] = field(default_factory=dict)  # shown reports: distinct codes
+    groups_of: dict[tuple[str, int, str], int] = field(default_factory=dict)  # shown reports: rows per group
+    recovered_by_report: dict[tuple[str, int], int] = field(default_factory=dict)  # shown reports
+    recall: list[dict[str, Any]] = field(default_factory=list)  # source_format, published, expected, share
+
+    @property
+    def issues(self) -> list[dict[str, Any]]:
+        """Every issue row held (each section's shown rows)."""
+        return [i for key, _ in SECTIONS for i in self.sections.get(key, [])]
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
+    rel = con.sql(sql)
+    return [dict(zip(rel.columns, r, strict=True)) for r in rel.fetchall()]
+
+
+def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    rows = con.sql(sql).fetchall()
+    return int(rows[0][0]) if rows else 0
 
 
 def group_of(issue: dict[str, Any]) -> str:
@@ -137,186 +170,60 @@ def group_of(issue: dict[str, Any]) -> str:
     return entry.group if entry is not None else "problem"
 
 
-def source_href(uri: str | None, fmt: str | None, page: int | None, base: Path | None = None) -> str | None:
-    """A link that opens the source (at the page, for a PDF): the URL itself, or the ``file://`` URI of a
-    local file that exists (a relative path is taken from ``base``, default the current directory)."""
-    if not uri:
-        return None
-    if uri.startswith(("http://", "https://")):
-        href = uri
-    elif "://" in uri and not uri.startswith("file://"):
-        return None  # an object store: no browser can open it
-    else:
-        path = Path(uri.removeprefix("file://"))
-        path = path if path.is_absolute() else (base or Path.cwd()) / path
-        if not path.is_file():
-            return None
-        href = path.resolve().as_uri()
-    return f"{href}#page={page}" if page and fmt == "pdf" else href
+def _recall(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    acc = {str(r["fmt"]): (int(r["published"]), int(r["expected"])) for r in _rows(con, recall_sql())}
+    return [{"source_format": f, "published": p, "expected": e,
+             "share": (Decimal(p) / Decimal(e)).quantize(Decimal("0.0001")) if e else Decimal(0)}
+            for f, (p, e) in sorted(acc.items())]
 
 
-def _file(report: dict[str, Any], page: int | None = None) -> str:
-    uri = report.get("source_uri") or ""
-    name = uri.rstrip("/").rsplit("/", 1)[-1] or "(unknown)"
-    href = source_href(uri, report.get("source_format"), page)
-    label = esc(name) + (f" p.{page}" if page else "")
-    if href is None:
-        return f'<td title="{esc(uri)}">{label}</td>'
-    return f'<td><a class="src" href="{esc(href)}" title="{esc(uri)}">{label}</a></td>'
+def _report_of(row: dict[str, Any]) -> dict[str, Any]:
+    if not row.pop("has_report"):
+        return {}
+    return {"report_id": row["report_id"], "report_year": row["report_year"], "source_uri": row.pop("source_uri"),
+            "source_format": row.pop("source_format"), "agency": row.pop("agency"), "status": row.pop("status")}
 
 
-def _attrs(report: dict[str, Any], codes: list[str]) -> str:
-    vals = {"code": " ".join(sorted(set(codes))), "agency": report.get("agency") or "(no agency)",
-            "year": canon(report.get("report_year")), "status": report.get("status") or ""}
-    return " ".join(f'data-{k}="{esc(vals[k])}"' for k in FILTERS)
+def collect_problems(con: duckdb.DuckDBPyConnection, limit: int | None = None) -> Problems:
+    """Run the queries over the catalog views on ``con`` (``limit`` rows per section, default ``MAX_ROWS``)."""
+    n = MAX_ROWS if limit is None else limit
+    codes = con.sql(QUERIES["codes"]).fetchall()
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {_GROUPS} (kind VARCHAR, code VARCHAR, grp VARCHAR)")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {_SHOWN} (report_id VARCHAR, report_year INTEGER)")
+    try:
+        groups = [(k, c, e.group) for k, c in codes if (e := lookup(c, "error" if k == "error" else "check"))]
+        if groups:
+            con.executemany(f"INSERT INTO {_GROUPS} VALUES (?, ?, ?)", groups)
+        p = Problems(limit=n, reports=_rows(con, QUERIES["reports"].format(limit=n)),
+                     n_reports=_count(con, QUERIES["n_reports"]),
+                     recovered=_rows(con, QUERIES["recovered"].format(limit=n)),
+                     code_counts=_rows(con, QUERIES["code_counts"]), recall=_recall(con))
+        p.totals = {key: sum(int(c["n"]) for c in p.code_counts if c["grp"] in gs) for key, gs in SECTIONS}
+        p.totals["recovered"] = _count(con, QUERIES["n_recovered"])
+        shown = sorted({(r["report_id"], r["report_year"]) for r in p.reports + p.recovered})
+        if shown:
+            con.execute(f"INSERT INTO {_SHOWN} SELECT unnest(?::VARCHAR[]), unnest(?::INTEGER[])",
+                        [[k[0] for k in shown], [k[1] for k in shown]])
+        by_key = {(r["report_id"], r["report_year"]): r for r in _rows(con, QUERIES["shown_reports"])}
+        for c in p.recovered:
+            c["report"] = by_key.get((c["report_id"], c["report_year"]), {})
+        for row in _rows(con, QUERIES["shown_codes"]):
+            k = (row["report_id"], row["report_year"])
+            p.codes_of.setdefault(k, []).append(row["check"])
+            p.groups_of[(*k, row["grp"])] = p.groups_of.get((*k, row["grp"]), 0) + int(row["n"])
+        p.recovered_by_report = {(r["report_id"], r["report_year"]): int(r["n"])
+                                 for r in _rows(con, QUERIES["shown_recovered"])}
+        for key, gs in SECTIONS:
+            rows = _rows(con, section_sql(gs, n))
+            for i in rows:
+                i["report"] = _report_of(i)
+                i["entry"] = lookup(i["check"], "error" if i["src"] == 0 else "check")
+            p.sections[key] = rows
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {_GROUPS}")
+        con.execute(f"DROP TABLE IF EXISTS {_SHOWN}")
+    return p
 
 
-def _bbox(i: dict[str, Any]) -> str:
-    if i.get("x0") is None:
-        return ""
-    return ", ".join(f"{float(i[k]):.1f}" for k in ("x0", "top", "x1", "bottom"))
-
-
-def _td(v: Any) -> str:
-    return f"<td>{esc(v)}</td>"
-
-
-def _issue_row(i: dict[str, Any]) -> str:
-    r, entry = i["report"], i["entry"]
-    meaning = entry.meaning if entry else "not in the code registry (nianbao/codes.py): please report it"
-    action = entry.action if entry else ""
-    page = i.get("page")
-    return (f'<tr class="fr" data-group="{esc(group_of(i))}" {_attrs(r, [i["check"]])}>'
-            + _file(r, page) + _td(r.get("agency")) + _td(i["report_year"]) + _td(r.get("status"))
-            + f'<td class="code" title="{esc(meaning)}"><code>{esc(i["check"])}</code></td>' + _td(i["severity"])
-            + _td(i.get("table_name")) + _td(i.get("key1")) + _td(i.get("key2"))
-            + f'<td class="n">{esc(i.get("expected"))}</td><td class="n">{esc(i.get("actual"))}</td>'
-            + _td(page) + _td(_bbox(i)) + _td(i.get("message")) + f'<td class="act">{esc(action)}</td></tr>')
-
-
-ISSUE_HEAD = ["file (opens the source)", "agency", "year", "status", "code", "severity", "table", "row", "column",
-              "expected", "actual", "page", "bbox (pt)", "message", "what to do"]
-
-
-def _section(title: str, key: str, note: str, head: list[str], items: list[Any],
-             row: Callable[[Any], str], total: int | None = None) -> str:
-    rows = items  # only the first MAX_ROWS are rendered: a national batch has far more
-    shown = [row(x) for x in rows[:MAX_ROWS]]
-    n = len(rows) if total is None else total  # ``items`` may already be only the first MAX_ROWS of ``total``
-    more = (f'<div class="muted">first {MAX_ROWS} of {n} rows shown; all of them are in the catalog '
-            "(views all_issues, reports)</div>" if n > MAX_ROWS else "")
-    if not rows:
-        return f'<h2>{html.escape(title)}</h2><div class="muted" id="{key}-none">none</div>'
-    return (f'<h2>{html.escape(title)} (<span data-count-of="{key}">{len(shown)}</span> shown of '
-            f'<span data-metric="rows:{key}" data-value="{n}">{n}</span>)</h2>'
-            f'<div class="muted">{html.escape(note)}</div>{more}<div class="scroll"><table id="{key}" class="ft">'
-            "<thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead><tbody>"
-            + "".join(shown) + "</tbody></table></div>")
-
-
-def _filters(p: Problems) -> str:
-    values: dict[str, set[str]] = {k: set() for k in FILTERS}
-    for r in p.reports:
-        values["agency"].add(r["agency"] or "(no agency)")
-        values["year"].add(canon(r["report_year"]))
-        values["status"].add(r["status"])
-    values["code"] = {i["check"] for i in p.issues}
-    out = ['<div class="filters" id="filters">']
-    for k in FILTERS:
-        opts = "".join(f'<option value="{esc(v)}">{esc(v)}</option>' for v in sorted(values[k]))
-        out.append(f'<label>{k} <select id="f-{k}" data-filter="{k}"><option value="">all</option>{opts}'
-                   "</select></label>")
-    out.append('<button type="button" id="f-reset">show all</button></div>')
-    return "".join(out)
-
-
-def render_problems(p: Problems) -> str:
-    """The filters and the per-report sections (reports, problems, recoveries, withheld, notes, codes)."""
-    codes_of: dict[tuple[str, int], list[str]] = {}
-    for i in p.issues:
-        codes_of.setdefault((i["report_id"], i["report_year"]), []).append(i["check"])
-    groups = Counter((i["report_id"], i["report_year"], group_of(i)) for i in p.issues)
-    n_rec = p.recovered_by_report
-    def report_row(r: dict[str, Any]) -> str:
-        k = (r["report_id"], r["report_year"])
-        return (f'<tr class="fr" {_attrs(r, codes_of.get(k, []))}>' + _file(r) + _td(r["agency"])
-                + _td(r["report_year"]) + _td(r["status"]) + _td(r["error"]) + _td(r["source_format"])
-                + "".join(f'<td class="n">{groups[(*k, g)]}</td>' for g in ("failure", "problem", "withheld", "note"))
-                + f'<td class="n">{groups[(*k, "recovery")]} / {n_rec.get(k, 0)}</td></tr>')
-
-    def recovered_row(c: dict[str, Any]) -> str:
-        return (f'<tr class="fr" data-group="recovery" '
-                f'{_attrs(c["report"], codes_of.get((c["report_id"], c["report_year"]), []))}>'
-                + _file(c["report"], c.get("page")) + _td(c["report"].get("agency")) + _td(c["report_year"])
-                + _td(c["table_name"]) + _td(c["key1"]) + _td(c["key2"]) + f'<td class="n">{esc(c["value"])}</td>'
-                + _td(c["raw"]) + _td(c["derivation"]) + _td(c.get("page")) + _td(_bbox(c)) + "</tr>")
-
-    by_group: dict[str, list[dict[str, Any]]] = {}
-    for i in p.issues:
-        by_group.setdefault(group_of(i), []).append(i)
-    return "\n".join([
-        _filters(p),
-        _section("Reports", "reports", "every input of the published years, with its problems by kind", [
-            "file (opens the source)", "agency", "year", "status", "error", "format", "failures", "problems",
-            "withheld", "notes", "recoveries / recovered cells"], p.reports, report_row),
-        _section("Problems to look at", "problems",
-                 "failed reports, failed identities and structural problems: the values may be wrong or missing",
-                 ISSUE_HEAD, by_group.get("failure", []) + by_group.get("problem", []), _issue_row),
-        _section("Recoveries", "recoveries",
-                 "cells restored by the identities and published, flagged with their derivation (not errors)",
-                 ISSUE_HEAD, by_group.get("recovery", []), _issue_row),
-        _section("Recovered cells", "recovered", "each published cell whose value was restored by an identity",
-                 ["file (opens the source)", "agency", "year", "table", "row", "column", "value", "printed",
-                  "derivation", "page", "bbox (pt)"], p.recovered, recovered_row, sum(p.recovered_by_report.values())),
-        _section("Withheld", "withheld", "values read but not published (OCR the identities cannot vouch for, "
-                 "rows of a text dump whose columns are unknown): key them in from the source",
-                 ISSUE_HEAD, by_group.get("withheld", []), _issue_row),
-        _section("Notes", "notes", "information only", ISSUE_HEAD, by_group.get("note", []), _issue_row),
-        _codes_table(p),
-    ])
-
-
-def _codes_table(p: Problems) -> str:
-    count = Counter(i["check"] for i in p.issues)
-    rows = []
-    for code, n in sorted(count.items(), key=lambda kv: (-kv[1], kv[0])):
-        e = next(i["entry"] for i in p.issues if i["check"] == code)
-        rows.append(f"<tr><td><code>{esc(code)}</code></td>" + _td(e.group if e else "unregistered")
-                    + _td(", ".join(e.severities) if e else "") + f'<td class="n">{n}</td>'
-                    + _td(e.meaning if e else "") + _td(e.action if e else "") + "</tr>")
-    if not rows:
-        return ""
-    return ('<h2>Codes on this page</h2><div class="muted">from the code registry (docs/checks.md)</div><table>'
-            "<thead><tr><th>code</th><th>kind</th><th>severity</th><th>rows</th><th>meaning</th><th>what to do</th>"
-            "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
-
-
-def problem_charts(p: Problems) -> str:
-    """Problems by code (coloured by kind) and the share of template cells published per source format."""
-    count = Counter((i["check"], group_of(i)) for i in p.issues)
-    items = [(f"{c} [{g}]", n, GROUP_COLORS.get(g, "#6b7280"))
-             for (c, g), n in sorted(count.items(), key=lambda kv: (-kv[1], kv[0]))]
-    recall = [(str(x["source_format"]), x["share"] * 100, "#0891b2") for x in p.recall]
-    return (bar_chart(items, "problems by code [kind]", "codebar:")
-            + '<div class="muted">share of the template\'s cells published, per source format (a failed report '
-            "publishes none; cells left out or withheld are missing): "
-            + ", ".join(f'<span data-metric="recall:{esc(x["source_format"])}" data-value="{esc(x["share"])}">'
-                        f'{esc(x["source_format"])} {esc(x["published"])} / {esc(x["expected"])}</span>'
-                        for x in p.recall) + "</div>"
-            + bar_chart(recall, "cells published, % of the template, by format", "recallbar:"))
-
-
-FILTER_SCRIPT = """function nbFilter(){var want={};document.querySelectorAll('select[data-filter]').forEach(function(s){
-want[s.getAttribute('data-filter')]=s.value;});var shown={};
-document.querySelectorAll('tr.fr').forEach(function(tr){var ok=true;for(var k in want){if(!want[k])continue;
-var v=tr.getAttribute('data-'+k)||'';if(k==='code'){if((' '+v+' ').indexOf(' '+want[k]+' ')<0)ok=false;}
-else if(v!==want[k])ok=false;}tr.hidden=!ok;var t=tr.closest('table').id;shown[t]=(shown[t]||0)+(ok?1:0);});
-document.querySelectorAll('[data-count-of]').forEach(function(e){e.textContent=String(shown[e.getAttribute(
-'data-count-of')]||0);});}
-document.addEventListener('DOMContentLoaded',function(){document.querySelectorAll('select[data-filter]').forEach(
-function(s){s.addEventListener('change',nbFilter);});var b=document.getElementById('f-reset');if(b){
-b.addEventListener('click',function(){document.querySelectorAll('select[data-filter]').forEach(function(s){
-s.value='';});nbFilter();});}nbFilter();});"""
-
-__all__ = ["FILTER_SCRIPT", "MAX_ROWS", "QUERIES", "Problems", "collect_problems", "expected_cells", "group_of",
-           "problem_charts", "render_problems", "source_href"]
+__all__ = ["CELL_TABLES", "MAX_ROWS", "QUERIES", "SECTIONS", "Problems", "collect_problems", "expected_cells",
+           "group_of", "recall_sql", "section_sql"]

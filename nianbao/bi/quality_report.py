@@ -19,9 +19,10 @@ from typing import Any
 import duckdb
 
 from nianbao import PARSER_VERSION
-from nianbao.bi.catalog import create_views
+from nianbao.bi.catalog import create_views, query_config
 from nianbao.bi.charts import bar_chart, canon, esc, line_chart, num_cell
-from nianbao.bi.problems import FILTER_SCRIPT, Problems, collect_problems, problem_charts, render_problems
+from nianbao.bi.problem_page import FILTER_SCRIPT, problem_charts, render_problems
+from nianbao.bi.problems import Problems, collect_problems
 from nianbao.fsio import atomic_write
 
 REPORT_FILE = "quality_report.html"
@@ -68,17 +69,14 @@ class QualityData:
     problems: Problems = field(default_factory=Problems)
 
 
-# DuckDB would take up to 80 % of the machine's memory for its buffers; its operators spill past this
-# (into the output's .cache folder).
+# DuckDB's buffers for the page's queries (``query_config``: past this its operators spill to disk).
 QUERY_MEMORY = "512MB"
 
 
 def collect(out_dir: Path | str) -> QualityData:
     """Run every query of the page over the published outputs under ``out_dir``."""
     out = Path(out_dir).resolve()
-    config: dict[str, str | bool | int | float | list[str]] = {
-        "memory_limit": QUERY_MEMORY, "temp_directory": str(out / ".cache" / "duckdb")}
-    con = duckdb.connect(config=config)
+    con = duckdb.connect(config=query_config(out, QUERY_MEMORY))
     try:
         create_views(con, out)
         rows: dict[str, list[dict[str, Any]]] = {}

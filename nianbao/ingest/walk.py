@@ -30,6 +30,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 from nianbao.ingest.item import SourceItem
@@ -79,14 +80,16 @@ def file_item(path: str, year: int | None) -> SourceItem:
 def walk_folder(root: str, year: int | None) -> list[SourceItem]:
     """Given a folder, return every entry under it: files to read, and skipped entries with their reason,
     in a stable order (see the module docstring for the rules)."""
-    items: list[SourceItem] = []
-    visited: set[tuple[int, int]] = set()
+    return list(iter_folder(root, year))
+
+
+def iter_folder(root: str, year: int | None) -> Iterator[SourceItem]:
+    """``walk_folder`` one entry at a time (a check that stops at the first readable file walks no further)."""
     base = root
     if year is not None and os.path.isdir(os.path.join(root, str(year))):
         base = os.path.join(root, str(year))
-        items.extend(_outside(root, year))
-    _walk(base, year, visited, items)
-    return items
+        yield from _outside(root, year)
+    yield from _walk(base, year, set())
 
 
 def _outside(root: str, year: int) -> list[SourceItem]:
@@ -112,35 +115,35 @@ def _outside(root: str, year: int) -> list[SourceItem]:
     return out
 
 
-def _walk(folder: str, year: int | None, visited: set[tuple[int, int]], items: list[SourceItem]) -> None:
+def _walk(folder: str, year: int | None, visited: set[tuple[int, int]]) -> Iterator[SourceItem]:
     st, skipped = classify_stat(folder, year)
     if skipped is not None or st is None:
-        items.append(skipped or _skip(folder, "unreadable", "cannot be looked at", year))
+        yield skipped or _skip(folder, "unreadable", "cannot be looked at", year)
         return
     key = (st.st_dev, st.st_ino)
     if key in visited:
-        items.append(_skip(folder, "symlink_loop", "a folder already walked (a symbolic link loop or a second "
-                           "link to it): not walked again", year))
+        yield _skip(folder, "symlink_loop", "a folder already walked (a symbolic link loop or a second link to "
+                    "it): not walked again", year)
         return
     visited.add(key)
     try:
         with os.scandir(folder) as it:
             names = sorted(e.name for e in it)
     except OSError as exc:
-        items.append(_skip(folder, "unreadable", f"cannot list the folder: {exc.strerror or exc}", year))
+        yield _skip(folder, "unreadable", f"cannot list the folder: {exc.strerror or exc}", year)
         return
     for name in names:
         path = os.path.join(folder, name)
         if name.startswith(HIDDEN_PREFIXES):
-            items.append(_skip(path, "hidden", "a hidden or private name (starts with . or _): not read", year))
+            yield _skip(path, "hidden", "a hidden or private name (starts with . or _): not read", year)
             continue
         est, skipped = classify_stat(path, year)
         if skipped is not None or est is None:
-            items.append(skipped or _skip(path, "unreadable", "cannot be looked at", year))
+            yield skipped or _skip(path, "unreadable", "cannot be looked at", year)
         elif stat.S_ISDIR(est.st_mode):
-            _walk(path, year, visited, items)
+            yield from _walk(path, year, visited)
         else:
-            items.append(file_item(path, year))
+            yield file_item(path, year)
 
 
 def decide(item: SourceItem, data: bytes) -> tuple[str, str] | None:

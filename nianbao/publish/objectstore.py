@@ -316,12 +316,6 @@ def read_store_dataset(store: ObjectStore, name: str, schema: dict[str, Any]) ->
     return pl.concat(frames)
 
 
-def write_json(store: ObjectStore, key: str, obj: Any) -> str:
-    """Write a JSON object; return its URI."""
-    store.put(key, json.dumps(obj, ensure_ascii=False, indent=1, default=str).encode("utf-8"))
-    return store.uri_of(key)
-
-
 __all__ = [
     "COMMITS",
     "STAGING",
@@ -334,5 +328,4 @@ __all__ = [
     "recover_store",
     "roll_forward",
     "stage_and_commit",
-    "write_json",
 ]

@@ -16,12 +16,15 @@ The files go to the output through its sink (``nianbao.publish.sink``: a local j
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from nianbao.publish.contract import check_contract
 from nianbao.publish.parquet import Lineage, build_frames, parquet_metadata
@@ -68,23 +71,39 @@ def write_year(folder: Path, year: int, chunks: list[StagedChunk], extras: dict[
     files: dict[str, PartFile] = {}
     for name in DATASET_NAMES:
         schema = polars_schema(name)
-        scans = [pl.scan_parquet(Path(c.folder) / f"{name}.parquet", glob=False)
-                 .filter(pl.col("report_id").is_in(wanted[c.folder])) for c in chunks if wanted[c.folder]]
-        lf = pl.concat(scans, how="vertical") if scans else pl.LazyFrame(schema=schema)
-        lf = lf.with_columns(report_year=pl.lit(year, pl.Int32), batch_id=pl.lit(lineage.batch_id, pl.String),
-                             flow_run_id=pl.lit(lineage.flow_run_id, pl.String))
-        if name == "reports" and counts.height:
-            lf = (lf.join(counts.lazy(), on="report_id", how="left", maintain_order="left")
-                  .with_columns(n_issues=pl.col("n_issues") + pl.col("_extra").fill_null(0).cast(schema["n_issues"])))
+
+        def rows_of(frame: pl.LazyFrame, schema: pl.Schema = schema, name: str = name) -> pl.DataFrame:
+            frame = frame.with_columns(report_year=pl.lit(year, pl.Int32), batch_id=pl.lit(lineage.batch_id, pl.String),
+                                       flow_run_id=pl.lit(lineage.flow_run_id, pl.String))
+            if name == "reports" and counts.height:
+                frame = (frame.join(counts.lazy(), on="report_id", how="left", maintain_order="left")
+                         .with_columns(n_issues=pl.col("n_issues") + pl.col("_extra").fill_null(0)
+                                       .cast(schema["n_issues"])))
+            return frame.select(list(schema)).cast(schema).collect()
+
+        parts: Iterable[pl.DataFrame] = (rows_of(pl.scan_parquet(Path(c.folder) / f"{name}.parquet", glob=False)
+                         .filter(pl.col("report_id").is_in(wanted[c.folder]))) for c in chunks if wanted[c.folder])
         if name == "validation_issues" and issues.height:
-            lf = pl.concat([lf.select(list(schema)), issues.lazy().select(list(schema))], how="vertical")
+            parts = itertools.chain(parts, [issues.select(list(schema)).cast(schema)])
         path = folder / name / f"part-{lineage.batch_id}.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
-        lf.select(list(schema)).cast(schema).sink_parquet(path, compression="zstd", statistics=True,
-                                                                  metadata=meta)
-        rows = pl.scan_parquet(path, glob=False).select(pl.len()).collect().item()
-        files[name] = part_file(name, year, path, int(rows))
+        rows = write_parts(path, schema, parts, meta)
+        files[name] = part_file(name, year, path, rows)
     return files
+
+
+def write_parts(path: Path, schema: pl.Schema, parts: Iterable[pl.DataFrame], metadata: dict[str, str]) -> int:
+    """Write the frames one after another into one Parquet file (a row group or more each); return the rows.
+    One chunk's rows are in memory at a time: polars' streaming sink over a concat of every staged file reads
+    many of them at once (its memory grew with the number of chunks: ~200 MB at 128 chunks)."""
+    arrow_schema = pl.DataFrame(schema=schema).to_arrow().schema.with_metadata(metadata)
+    rows = 0
+    with pq.ParquetWriter(path, arrow_schema, compression="zstd", write_statistics=True) as writer:
+        for part in parts:
+            if part.height:
+                writer.write_table(part.to_arrow().cast(arrow_schema))
+                rows += part.height
+    return rows
 
 
 @dataclass
