@@ -307,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     from nianbao.runtime import cancel
 
     cancel.reset()
-    args.server_ready = start_embedded_server() if args.command in ("run", "backfill") else (lambda: None)
+    args.server = start_embedded_server() if args.command == "run" else None
     in_main_thread = threading_is_main()
     if in_main_thread:
         install_signal_handlers()
@@ -361,9 +361,9 @@ def _dispatch(args: argparse.Namespace, cfg: Any) -> int:
             import flows.annual as annual
 
             flow_fn = annual.annual_batch.with_options(task_runner=task_runner(cfg))
-            args.server_ready()  # started before the imports; the flow must not find it half up
-            summary = flow_fn(sources=args.sources or None, year=args.year, out=cfg.out_dir, settings=overrides,
-                              progress=mode)
+            with args.server.ready():  # started before the imports
+                summary = flow_fn(sources=args.sources or None, year=args.year, out=cfg.out_dir, settings=overrides,
+                                  progress=mode)
             if args.json:
                 print(json.dumps(summary, ensure_ascii=False, indent=1))
             else:
