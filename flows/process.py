@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import importlib
 import os
 import socket
 import subprocess
@@ -113,10 +114,16 @@ class EmbeddedServer:
         self.proc, self.api_url = proc, api_url
 
     @contextlib.contextmanager
-    def ready(self) -> Iterator[None]:
+    def ready(self, preload: tuple[str, ...] = ()) -> Iterator[None]:
+        """Wait for the server (importing the ``preload`` modules the flow will need meanwhile: the wait is idle
+        time otherwise), then point the flow at it for the ``with`` block."""
         from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED, temporary_settings
 
         embedded = not PREFECT_API_URL.value() and PREFECT_SERVER_EPHEMERAL_ENABLED.value()
+        if embedded and self.proc is not None:
+            for name in preload:
+                with contextlib.suppress(ImportError):
+                    importlib.import_module(name)
         if not embedded or self.proc is None or self.api_url is None or not self._healthy():
             self.stop()  # a Prefect profile names a server (started for nothing), or ours did not come up
             yield  # then Prefect works as usual: that server, or its own embedded one

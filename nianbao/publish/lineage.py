@@ -23,7 +23,8 @@ import json
 import os
 import tempfile
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from enum import Enum
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -378,25 +379,27 @@ def append_event(path: Path, event: Any) -> None:
     builds the whole event as one dict and one string, hundreds of MB and many seconds for a national batch.
     Under a lock, so that two batches appending at once never interleave their lines."""
     import attr
-    from openlineage.client.serde import Serde
+
+    def to_dict(obj: Any) -> Any:
+        return _plain(obj, attr.has)
 
     shared: dict[int, str] = {}
 
     def dataset_json(item: Any) -> str | None:
         lineage = (item.facets or {}).get("columnLineage") if hasattr(item, "facets") else None
         if lineage is None or not isinstance(lineage.dataset, list):
-            d = Serde.to_dict(item)
+            d = to_dict(item)
             return _dumps(d) if d else None  # Serde drops {} from lists
         if id(lineage.dataset) not in shared:
             shared[id(lineage.dataset)] = "[" + ", ".join(
-                _dumps(Serde.to_dict(f)) for f in lineage.dataset if f is not None) + "]"
-        facet = _dumps_with(Serde.to_dict(attr.evolve(lineage, dataset=[])), "dataset", shared[id(lineage.dataset)])
-        rest = Serde.to_dict(attr.evolve(item, facets={k: v for k, v in item.facets.items() if k != "columnLineage"}))
+                _dumps(to_dict(f)) for f in lineage.dataset if f is not None) + "]"
+        facet = _dumps_with(to_dict(attr.evolve(lineage, dataset=[])), "dataset", shared[id(lineage.dataset)])
+        rest = to_dict(attr.evolve(item, facets={k: v for k, v in item.facets.items() if k != "columnLineage"}))
         facets = _dumps_with(rest.get("facets", {}), "columnLineage", facet)
         return _dumps_with(rest, "facets", facets)
 
     streamed = ("inputs", "outputs")
-    head = Serde.to_dict(attr.evolve(event, **{k: [] for k in streamed}))
+    head = to_dict(attr.evolve(event, **{k: [] for k in streamed}))
     path.parent.mkdir(parents=True, exist_ok=True)
     with file_lock(path.with_name(path.name + ".lock"), what="the OpenLineage events file"), \
             open(path, "a", encoding="utf-8", buffering=1 << 20) as fh:
@@ -415,6 +418,32 @@ def append_event(path: Path, event: Any) -> None:
                     kept += 1
             fh.write("]")
         fh.write("}\n")
+
+
+def _plain(obj: Any, is_attrs: Any) -> Any:
+    """``Serde.to_dict`` of the OpenLineage client in one pass (its ``attr.asdict`` then ``remove_nulls_and_enums``
+    walk every value twice: most of the time of writing a big event): attrs instances and dicts without their None
+    values, lists and tuples without None and {}, enums by value, dates and UUIDs as strings."""
+    if is_attrs(type(obj)):
+        out = {}
+        for name in obj.__attrs_attrs__:
+            v = _plain(getattr(obj, name.name), is_attrs)
+            if v is not None:
+                out[name.name] = v
+        return out
+    if isinstance(obj, dict):
+        return {k: pv for k, v in obj.items() if (pv := _plain(v, is_attrs)) is not None}
+    if isinstance(obj, (list, tuple)):
+        return [pv for v in obj if v is not None and (pv := _plain(v, is_attrs)) is not None and pv != {}]
+    if isinstance(obj, Enum):
+        return obj.value
+    if isinstance(obj, date):
+        return obj.isoformat()
+    if isinstance(obj, uuid.UUID):
+        return str(obj)
+    if type(obj).__name__ == "int64":
+        return int(obj)
+    return obj
 
 
 def _dumps(value: Any) -> str:
