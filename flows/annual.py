@@ -76,11 +76,12 @@ def _gather(chunks: list[Chunk], cfg: Settings, year: int | None, bar: Progress)
 
     def done(recs: list[ReportRecord], chunk: Chunk | None = None) -> None:
         records.extend(recs)
-        if chunk is not None and recs:  # read back whole: one line, not one per report (a rerun of a year)
+        if chunk is None:
+            for rec in recs:
+                bar.advance(progress_line(rec))  # stderr, not print(): log_prints would make each a log record
+        elif recs:  # read back whole: one line, not one per report (a rerun of a year)
             bar.advance(f"chunk {chunk.key}: {len(recs)} reports unchanged since an earlier run, read back — cached",
                         len(recs))
-        for rec in recs if chunk is None else ():
-            bar.advance(progress_line(rec))  # stderr, not print(): log_prints would make each a log record
         cancel.check()  # Ctrl-C / SIGTERM: stop before anything is published
 
     try:

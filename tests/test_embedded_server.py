@@ -19,17 +19,17 @@ SAMPLE = ROOT / "data" / "samples" / "seed-001-nuomin-2022.txt"
 
 def _servers_of(home: Path) -> list[int]:
     """Live uvicorn processes whose PREFECT_HOME is ``home``."""
+    from flows.process import live_processes
+
     found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    for pid in live_processes():
         try:
-            cmd = Path(f"/proc/{entry}/cmdline").read_bytes()
-            env = Path(f"/proc/{entry}/environ").read_bytes()
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+            env = Path(f"/proc/{pid}/environ").read_bytes()
         except OSError:
             continue
         if b"create_app" in cmd and f"PREFECT_HOME={home}".encode() in env.split(b"\0"):
-            found.append(int(entry))
+            found.append(pid)
     return found
 
 
@@ -69,3 +69,23 @@ def test_a_server_named_by_the_settings_wins_over_the_one_started(tmp_path: Path
         assert get_current_settings().api.url == "http://127.0.0.1:9/api"  # left alone
         assert server.proc is None
     assert proc.wait(timeout=10) is not None  # stopped unused
+
+
+def test_a_server_that_does_not_come_up_leaves_the_start_to_prefect(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the failure path of the early start: ready() does not wait for a dead server, stops nothing that lives on and
+    # leaves Prefect's settings as they were (Prefect then starts its own embedded server, as before)
+    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+
+    from flows.process import EmbeddedServer
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    dead = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])  # uvicorn's exit when its port is taken
+    dead.wait(timeout=30)
+    server = EmbeddedServer(dead, "http://127.0.0.1:9/api")
+    started = time.monotonic()
+    with temporary_settings(restore_defaults={PREFECT_API_URL}):  # embedded mode: no server named anywhere
+        assert get_current_settings().api.url is None
+        with server.ready():
+            assert get_current_settings().api.url is None  # not pointed at the dead one
+            assert "PREFECT_API_URL" not in os.environ
+    assert server.proc is None and time.monotonic() - started < 10

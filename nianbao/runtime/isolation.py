@@ -80,6 +80,7 @@ class _Worker:
     # ~0.3 s of CPU and a fork of the parent (a batch of 100,000 text reports started 500 of them).
     RECYCLE_MB = 3072
     MAX_CALLS = 1000
+    MAX_CALLS_BLIND = 200  # where /proc cannot say how much memory the child holds
 
     def __init__(self, memory_mb: int = 0) -> None:
         env = dict(os.environ)
@@ -129,12 +130,12 @@ class _Worker:
 
     def worn(self) -> bool:
         """Whether to retire it: too many calls, or more resident memory than ``RECYCLE_MB`` (read from
-        ``/proc``; where there is none, every 200 calls)."""
+        ``/proc``; where there is none, after ``MAX_CALLS_BLIND`` calls)."""
         try:
             with open(f"/proc/{self.proc.pid}/statm", "rb") as fh:
                 resident_mb = int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
         except (OSError, ValueError, IndexError):
-            return self.calls >= 200
+            return self.calls >= self.MAX_CALLS_BLIND
         return self.calls >= self.MAX_CALLS or resident_mb > self.RECYCLE_MB
 
 
